@@ -1,0 +1,102 @@
+""""Traditional" fine-tuning: only the LM head (optionally also the last N transformer blocks) trains.
+
+GPT-2 ties `lm_head.weight` to the input embeddings `transformer.wte.weight` (NOTES 3.1). Training the
+tied matrix would also change every input embedding and need gradients through all blocks, so by
+default the head is untied into its own copy and the embeddings stay frozen.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from summarization_data.errors import BadInputError
+
+from .base import Method, freeze, read_method_config, write_method_config
+
+WEIGHTS_NAME = "trainable_weights.safetensors"
+
+
+@dataclass
+class HeadConfig:
+    unfreeze_last_n_blocks: int = field(
+        default=0, metadata={"help": "Also train the last N transformer blocks (head method only)."}
+    )
+    untie_lm_head: bool = field(
+        default=True,
+        metadata={"help": "Give the LM head its own copy of the tied embedding matrix so the input embeddings "
+                          "stay frozen. --untie_lm_head false trains the tied matrix (embeddings change too)."},
+    )
+
+    def __post_init__(self):
+        if self.unfreeze_last_n_blocks < 0:
+            raise BadInputError(f"--unfreeze_last_n_blocks must be >= 0 (got {self.unfreeze_last_n_blocks})")
+
+
+def transformer_blocks(model: nn.Module) -> nn.ModuleList:
+    """The stack of decoder blocks, found by shape so GPT-2, GPT-Neo and Llama-style models all work."""
+    for module in model.modules():
+        if isinstance(module, nn.ModuleList) and len(module) == model.config.num_hidden_layers:
+            return module
+    raise BadInputError(f"cannot find the transformer blocks of {type(model).__name__}")
+
+
+def untie_lm_head(model: nn.Module) -> None:
+    head = model.get_output_embeddings()
+    head.weight = nn.Parameter(head.weight.detach().clone())
+    model.config.tie_word_embeddings = False
+    if hasattr(model.config, "get_text_config"):
+        model.config.get_text_config().tie_word_embeddings = False
+
+
+def build_head_model(base_model, config: HeadConfig, tokenizer=None):
+    blocks = transformer_blocks(base_model)
+    if config.unfreeze_last_n_blocks > len(blocks):
+        raise BadInputError(
+            f"--unfreeze_last_n_blocks {config.unfreeze_last_n_blocks} exceeds the model's {len(blocks)} blocks"
+        )
+    if config.untie_lm_head:
+        untie_lm_head(base_model)
+    freeze(base_model)
+    base_model.get_output_embeddings().weight.requires_grad_(True)
+    for block in list(blocks)[len(blocks) - config.unfreeze_last_n_blocks:]:
+        block.requires_grad_(True)
+    base_model.head_config = config
+    return base_model
+
+
+def save_head_weights(model, output_dir: str) -> None:
+    os.makedirs(output_dir, exist_ok=True)
+    # named_parameters() lists a tied matrix once, so safetensors never sees shared storage.
+    trained = {name: p.detach().cpu().contiguous() for name, p in model.named_parameters() if p.requires_grad}
+    save_file(trained, os.path.join(output_dir, WEIGHTS_NAME), metadata={"format": "pt"})
+    write_method_config(output_dir, {
+        "method": "head",
+        "base_model_name_or_path": model.config.name_or_path,
+        "unfreeze_last_n_blocks": model.head_config.unfreeze_last_n_blocks,
+        "untie_lm_head": model.head_config.untie_lm_head,
+        "trained_parameters": sorted(trained),
+    })
+
+
+def load_head_weights(model, checkpoint_dir: str) -> None:
+    path = os.path.join(checkpoint_dir, WEIGHTS_NAME)
+    if not os.path.isfile(path):
+        raise BadInputError(f"{checkpoint_dir} holds no head weights ({WEIGHTS_NAME} missing)")
+    saved = read_method_config(checkpoint_dir)
+    unexpected = model.load_state_dict(load_file(path), strict=False).unexpected_keys
+    if unexpected or saved["untie_lm_head"] != model.head_config.untie_lm_head:
+        raise BadInputError(f"{checkpoint_dir}: head weights do not match this model/method settings")
+
+
+METHOD = Method(
+    name="head",
+    config_class=HeadConfig,
+    build=build_head_model,
+    save=save_head_weights,
+    load=load_head_weights,
+    description="last-layer fine-tuning: the LM head (untied) and optionally the last blocks",
+)

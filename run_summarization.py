@@ -1,0 +1,304 @@
+#!/usr/bin/env python
+"""Fine-tune a decoder-only LM for news summarization with one of several methods, and measure it.
+
+    accelerate launch run_summarization.py --method lora --data_dir cnn_dailymail --output_dir runs/lora
+    python run_summarization.py configs/lora.yaml
+
+The story of a run: parse -> data -> model + method -> tokenize -> trainer -> train -> evaluate ->
+predict -> save results, loss plot and model card.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+
+import datasets
+import transformers
+from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback, HfArgumentParser, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from model_cards import write_model_card
+from peft_methods import METHOD_CONFIG_CLASSES, METHODS, count_parameters
+from reporting import plot_loss_curves
+from summarization_data import (
+    BadInputError,
+    PromptFormat,
+    SummarizationCollator,
+    load_summarization_splits,
+    tokenize_splits,
+)
+from summarization_data.loading import resolve_data_files
+from summarization_training import SummarizationTrainer, SummarizationTrainingArguments
+from trainer_callbacks import PeakMemoryCallback, ThroughputCallback, insert_before_reporters
+
+logger = logging.getLogger("run_summarization")
+
+RESULTS_NAME = "all_results.json"
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str = field(
+        default="gpt2", metadata={"help": "Hub model id or local folder of a causal LM (GPT-2, GPT-Neo, ...)."}
+    )
+    tokenizer_name: str | None = field(
+        default=None, metadata={"help": "Tokenizer id or folder, if not the model's own."}
+    )
+    cache_dir: str | None = field(default=None, metadata={"help": "Where downloaded models and data are cached."})
+    trust_remote_code: bool = field(
+        default=False, metadata={"help": "Allow model code from the Hub to run; only for repositories you trust."}
+    )
+
+    def __post_init__(self):
+        looks_local = self.model_name_or_path.startswith((".", "/", "~")) or os.sep in self.model_name_or_path[:-1] \
+            and not self.model_name_or_path.count("/") == 1
+        if looks_local and not os.path.isdir(os.path.expanduser(self.model_name_or_path)):
+            raise BadInputError(
+                f"--model_name_or_path {self.model_name_or_path} does not exist; give a local model folder or a Hub id"
+            )
+
+
+@dataclass
+class DataArguments:
+    data_dir: str | None = field(
+        default=None, metadata={"help": "Folder with train.csv, validation.csv, test.csv (the Kaggle layout)."}
+    )
+    train_file: str | None = field(default=None, metadata={"help": "Training CSV (overrides --data_dir)."})
+    validation_file: str | None = field(default=None, metadata={"help": "Validation CSV (overrides --data_dir)."})
+    test_file: str | None = field(default=None, metadata={"help": "Test CSV (overrides --data_dir)."})
+    dataset_name: str = field(
+        default="abisee/cnn_dailymail", metadata={"help": "Dataset name recorded in the model card."}
+    )
+    text_column: str = field(default="article", metadata={"help": "Column holding the article."})
+    summary_column: str = field(default="highlights", metadata={"help": "Column holding the reference summary."})
+    id_column: str = field(default="id", metadata={"help": "Column holding the example id (made up if absent)."})
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Random subset of the training split (drawn with --data_seed)."}
+    )
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Random subset of the validation split."})
+    max_predict_samples: int | None = field(default=None, metadata={"help": "Random subset of the test split."})
+    max_length: int = field(
+        default=512, metadata={"help": "Tokens per example: soft prompt + article + separator + summary + EOS."}
+    )
+    min_article_tokens: int = field(
+        default=32, metadata={"help": "Examples whose summary leaves fewer article tokens than this are dropped."}
+    )
+    separator: str = field(default="\nTL;DR:", metadata={"help": "Text between the article and its summary."})
+    preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for tokenization."})
+    overwrite_cache: bool = field(default=False, metadata={"help": "Re-tokenize even if a cached result exists."})
+
+    def __post_init__(self):
+        for name in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise BadInputError(f"--{name} must be at least 1 (got {value})")
+        if self.max_length < 8:
+            raise BadInputError(f"--max_length {self.max_length} is too small; CNN/DailyMail runs use 512")
+
+
+@dataclass
+class MethodArguments:
+    method: str = field(
+        metadata={
+            "help": "What trains: " + "; ".join(f"{name}: {m.description}" for name, m in METHODS.items()),
+            "choices": list(METHODS),
+        }
+    )
+
+
+def parse_arguments(argv: list[str] | None):
+    argv = sys.argv[1:] if argv is None else argv
+    parser = HfArgumentParser(
+        (ModelArguments, DataArguments, MethodArguments, *METHOD_CONFIG_CLASSES, SummarizationTrainingArguments)
+    )
+    if len(argv) == 1 and argv[0].endswith((".yaml", ".yml", ".json")):
+        if not os.path.isfile(argv[0]):
+            raise BadInputError(f"config file {argv[0]} does not exist")
+        load = parser.parse_yaml_file if argv[0].endswith(("yaml", "yml")) else parser.parse_json_file
+        parsed = load(os.path.abspath(argv[0]))
+    else:
+        parsed = parser.parse_args_into_dataclasses(args=argv)
+    model_args, data_args, method_args, *method_configs, training_args = parsed
+    config_class = METHODS[method_args.method].config_class
+    method_config = next((c for c in method_configs if type(c) is config_class), None)
+    if training_args.output_dir is None:
+        raise BadInputError("--output_dir is required: the run folder for weights, results and the model card")
+    return model_args, data_args, method_args, method_config, training_args
+
+
+def check_output_dir(training_args) -> None:
+    """Never write over a finished run, or next to an unfinished one, unless asked."""
+    out = training_args.output_dir
+    if not os.path.isdir(out) or training_args.overwrite_output_dir:
+        if training_args.overwrite_output_dir and os.path.isfile(os.path.join(out, RESULTS_NAME)):
+            os.remove(os.path.join(out, RESULTS_NAME))  # save_metrics merges into it; start clean
+        return
+    if os.path.isfile(os.path.join(out, RESULTS_NAME)):
+        raise BadInputError(
+            f"{out} already holds a finished run ({RESULTS_NAME}); choose another --output_dir "
+            "or pass --overwrite_output_dir to replace it"
+        )
+    if get_last_checkpoint(out) is not None and training_args.resume_from_checkpoint is None:
+        raise BadInputError(
+            f"{out} holds checkpoints of an unfinished run; pass --resume_from_checkpoint true to continue it "
+            "or --overwrite_output_dir to start over"
+        )
+
+
+def load_model_and_tokenizer(model_args):
+    source = model_args.tokenizer_name or model_args.model_name_or_path
+    common = {"cache_dir": model_args.cache_dir, "trust_remote_code": model_args.trust_remote_code}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **common)
+        model = AutoModelForCausalLM.from_pretrained(model_args.model_name_or_path, **common)
+    except OSError as error:
+        offline = " (HF_HUB_OFFLINE is set: only local folders and cached models work)" if os.environ.get(
+            "HF_HUB_OFFLINE") == "1" else ""
+        raise BadInputError(
+            f"cannot load model/tokenizer '{source}'{offline}: {str(error).splitlines()[0]}"
+        ) from error
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token  # padding is masked by position, so sharing EOS is safe
+    return model, tokenizer
+
+
+def report_metrics(trainer, split: str, metrics: dict) -> None:
+    """Print (skipping null measurements such as GPU memory on a CPU) and merge into all_results.json."""
+    trainer.log_metrics(split, {key: value for key, value in metrics.items() if value is not None})
+    trainer.save_metrics(split, metrics)
+
+
+def wanted_splits(training_args) -> list[str]:
+    splits = []
+    if training_args.do_train:
+        splits += ["train", "validation"]
+    elif training_args.do_eval:
+        splits.append("validation")
+    if training_args.do_predict:
+        splits.append("test")
+    return splits
+
+
+def run(argv: list[str] | None = None) -> dict:
+    model_args, data_args, method_args, method_config, training_args = parse_arguments(argv)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+                        level=logging.INFO if training_args.should_log else logging.WARNING)
+    for library in (datasets, transformers):
+        library.utils.logging.set_verbosity_warning()
+    check_output_dir(training_args)
+    set_seed(training_args.seed)
+    method = METHODS[method_args.method]
+
+    # Data: CSVs -> cleaned, sampled DatasetDict.
+    splits = wanted_splits(training_args)
+    if not splits:
+        raise BadInputError("nothing to do: pass --do_train, --do_eval and/or --do_predict")
+    data_files = resolve_data_files(
+        data_args.data_dir,
+        {"train": data_args.train_file, "validation": data_args.validation_file, "test": data_args.test_file},
+        splits,
+    )
+    with training_args.main_process_first(desc="loading data"):
+        raw = load_summarization_splits(
+            data_files, data_args.text_column, data_args.summary_column, data_args.id_column,
+            max_samples={"train": data_args.max_train_samples, "validation": data_args.max_eval_samples,
+                         "test": data_args.max_predict_samples},
+            seed=training_args.data_seed if training_args.data_seed is not None else training_args.seed,
+            cache_dir=model_args.cache_dir,
+        )
+
+    # Model: base model -> the method's trainable model.
+    base_model, tokenizer = load_model_and_tokenizer(model_args)
+    model = method.build(base_model, method_config, tokenizer)
+    trainable, total = count_parameters(model)
+    logger.info("method %s: %s trainable of %s parameters (%.4f%%)", method.name, f"{trainable:,}",
+                f"{total:,}", 100 * trainable / total)
+
+    # Tokenize with the soft prompt's positions budgeted.
+    prompt_format = PromptFormat(
+        separator=data_args.separator, max_length=data_args.max_length,
+        num_virtual_tokens=getattr(model, "num_virtual_tokens", 0), min_article_tokens=data_args.min_article_tokens,
+    )
+    with training_args.main_process_first(desc="tokenizing"):
+        tokenized = tokenize_splits(
+            raw, tokenizer, prompt_format, data_args.text_column, data_args.summary_column,
+            num_proc=data_args.preprocessing_num_workers, load_from_cache_file=not data_args.overwrite_cache,
+        )
+
+    callbacks = []
+    if training_args.do_train and training_args.early_stopping_patience is not None:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience))
+    trainer = SummarizationTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=tokenized.get("train"),
+        eval_dataset=tokenized.get("validation"),
+        data_collator=SummarizationCollator(pad_token_id=tokenizer.pad_token_id),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+        method=method,
+    )
+    insert_before_reporters(trainer, [ThroughputCallback(), PeakMemoryCallback()])
+
+    trainer.save_metrics("run", {
+        "method": method.name,
+        "base_model": model_args.model_name_or_path,
+        "trainable_params": trainable,
+        "total_params": total,
+        "trainable_percent": 100 * trainable / total,
+    })
+    results = {}
+    if training_args.do_train:
+        resume = training_args.resume_from_checkpoint
+        if resume is not None and resume.lower() == "true":
+            resume = get_last_checkpoint(training_args.output_dir)
+        train_result = trainer.train(resume_from_checkpoint=resume)
+        trainer.save_model()  # the best weights (load_best_model_at_end), only what trained
+        metrics = dict(train_result.metrics, train_samples=len(tokenized["train"]))
+        report_metrics(trainer, "train", metrics)
+        trainer.save_state()
+        plot_loss_curves({method.name: trainer.state.log_history}, os.path.join(training_args.output_dir,
+                                                                                  "loss_curves.png"))
+    if training_args.do_eval:
+        metrics = trainer.evaluate()
+        metrics["eval_samples"] = len(tokenized["validation"])
+        report_metrics(trainer, "eval", metrics)
+    if training_args.do_predict:
+        output = trainer.predict(tokenized["test"], metric_key_prefix="predict")
+        metrics = dict(output.metrics, predict_samples=len(tokenized["test"]))
+        report_metrics(trainer, "predict", metrics)
+
+    if trainer.is_world_process_zero():
+        with open(os.path.join(training_args.output_dir, RESULTS_NAME)) as handle:
+            results = json.load(handle)
+        hyperparameters = {
+            "learning_rate": training_args.learning_rate,
+            "num_train_epochs": training_args.num_train_epochs,
+            "per_device_train_batch_size": training_args.per_device_train_batch_size,
+            "gradient_accumulation_steps": training_args.gradient_accumulation_steps,
+            "max_grad_norm": training_args.max_grad_norm,
+            "max_length": data_args.max_length,
+            "seed": training_args.seed,
+            **(asdict(method_config) if method_config is not None else {}),
+        }
+        write_model_card(training_args.output_dir, results=results, hyperparameters=hyperparameters,
+                         base_model=model_args.model_name_or_path, dataset_name=data_args.dataset_name,
+                         method_description=method.description)
+        logger.info("run folder: %s", os.path.abspath(training_args.output_dir))
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        run(argv)
+    except BadInputError as error:
+        print(f"run_summarization.py: error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

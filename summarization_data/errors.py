@@ -1,0 +1,9 @@
+"""The one exception type for problems the user can fix (bad files, flags, paths).
+
+`run_summarization.main` turns it into a single line on stderr and exit code 2; anything else
+is a bug and keeps its traceback.
+"""
+
+
+class BadInputError(ValueError):
+    """A problem with the user's input: the message names the file/argument and the fix."""

@@ -1,0 +1,134 @@
+"""Kaggle-layout CSVs (`id, article, highlights`) to a clean, sampled `DatasetDict`.
+
+Every problem a user can fix (missing file, misnamed column, unreadable CSV, a split left empty)
+is raised as `BadInputError` naming the file and the fix, before any training starts.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+
+import datasets
+from datasets import Dataset, DatasetDict, Features, Value
+
+from .errors import BadInputError
+
+logger = logging.getLogger(__name__)
+
+SPLIT_FILE_NAMES = {"train": "train.csv", "validation": "validation.csv", "test": "test.csv"}
+REPLACEMENT_CHAR = "\ufffd"
+
+
+def resolve_data_files(
+    data_dir: str | None, files: dict[str, str | None], wanted: list[str]
+) -> dict[str, str]:
+    """Explicit `--<split>_file` wins over `<data_dir>/<split>.csv`; every wanted split must resolve."""
+    resolved = {}
+    for split in wanted:
+        path = files.get(split) or (os.path.join(data_dir, SPLIT_FILE_NAMES[split]) if data_dir else None)
+        if path is None:
+            raise BadInputError(
+                f"no {split} data: pass --data_dir (a folder with {SPLIT_FILE_NAMES[split]}) or --{split}_file"
+            )
+        if not os.path.isfile(path):
+            where = f"--data_dir {data_dir}" if not files.get(split) else f"--{split}_file"
+            raise BadInputError(
+                f"{split} file {path} does not exist (from {where}); "
+                f"expected the Kaggle layout {'/'.join(SPLIT_FILE_NAMES.values())} or an explicit --{split}_file"
+            )
+        resolved[split] = path
+    return resolved
+
+
+def read_header(path: str) -> list[str]:
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        first_chunk = handle.read(64 * 1024)
+    if "\x00" in first_chunk:
+        raise BadInputError(f"{path} is not a text CSV (it contains NUL bytes); point to the CSV export")
+    header = next(csv.reader(first_chunk.splitlines()), None)
+    if not header:
+        raise BadInputError(f"{path} is empty: expected a header row with the columns id, article, highlights")
+    return [name.strip().lstrip("\ufeff") for name in header]
+
+
+def read_split(path: str, columns: list[str], cache_dir: str | None) -> Dataset:
+    """Read the wanted columns as strings: empty fields stay "" (not NaN) and invalid UTF-8 becomes U+FFFD."""
+    features = Features({name: Value("string") for name in columns})
+    try:
+        return datasets.load_dataset(
+            "csv",
+            data_files={"data": path},
+            split="data",
+            usecols=columns,
+            features=features,
+            na_filter=False,
+            encoding_errors="replace",
+            cache_dir=cache_dir,
+        )
+    except Exception as error:  # pandas/pyarrow raise many types; all mean "not a CSV we can read"
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        raise BadInputError(f"{path} is not a readable CSV ({reason}); check quoting and the file format") from error
+
+
+def clean_split(dataset: Dataset, split: str, path: str, text_column: str, summary_column: str) -> Dataset:
+    """Strip text, drop rows with an empty article or summary, and say how many were dropped."""
+
+    def strip(row):
+        return {text_column: (row[text_column] or "").strip(), summary_column: (row[summary_column] or "").strip()}
+
+    dataset = dataset.map(strip, desc=f"Stripping {split}")
+    replaced = sum(REPLACEMENT_CHAR in a or REPLACEMENT_CHAR in s for a, s in zip(dataset[text_column], dataset[summary_column]))
+    if replaced:
+        logger.warning("%s: %d rows had invalid UTF-8, decoded with U+FFFD replacement characters", path, replaced)
+    before = len(dataset)
+    dataset = dataset.filter(lambda row: bool(row[text_column]) and bool(row[summary_column]), desc=f"Dropping empty {split} rows")
+    dropped = before - len(dataset)
+    if dropped:
+        logger.warning("%s: dropped %d of %d rows with an empty %s or %s", path, dropped, before, text_column, summary_column)
+    if len(dataset) == 0:
+        raise BadInputError(
+            f"{split} split ({path}) has no usable rows ({before} rows read, {dropped} empty); "
+            f"check that '{text_column}' and '{summary_column}' hold the article and summary"
+        )
+    return dataset
+
+
+def sample_split(dataset: Dataset, max_samples: int | None, seed: int) -> Dataset:
+    """A seeded random subset: the first N rows of a news CSV are not a random sample of it."""
+    if max_samples is None or max_samples >= len(dataset):
+        return dataset
+    return dataset.shuffle(seed=seed).select(range(max_samples)).flatten_indices()
+
+
+def load_summarization_splits(
+    data_files: dict[str, str],
+    text_column: str = "article",
+    summary_column: str = "highlights",
+    id_column: str = "id",
+    max_samples: dict[str, int | None] | None = None,
+    seed: int = 42,
+    cache_dir: str | None = None,
+) -> DatasetDict:
+    """Read, check, clean and sample each split; columns come out as `id`, text_column, summary_column."""
+    max_samples = max_samples or {}
+    splits = {}
+    for split, path in data_files.items():
+        header = read_header(path)
+        for wanted, flag in ((text_column, "--text_column"), (summary_column, "--summary_column")):
+            if wanted not in header:
+                raise BadInputError(
+                    f"{path}: column '{wanted}' not found (columns found: {', '.join(header) or 'none'}); "
+                    f"pass {flag} with the right name"
+                )
+        columns = [name for name in header if name in (id_column, text_column, summary_column)]
+        dataset = read_split(path, columns, cache_dir)
+        if id_column not in header:
+            dataset = dataset.add_column("id", [f"{split}-{index}" for index in range(len(dataset))])
+        elif id_column != "id":
+            dataset = dataset.rename_column(id_column, "id")
+        dataset = clean_split(dataset, split, path, text_column, summary_column)
+        splits[split] = sample_split(dataset, max_samples.get(split), seed)
+        logger.info("%s: %d examples from %s", split, len(splits[split]), path)
+    return DatasetDict(splits)

@@ -1,0 +1,108 @@
+"""Article + separator + summary + EOS, with loss only on the summary (NOTES 3.3).
+
+Each example keeps three id lists:
+- `input_ids`: article (truncated to fit) + separator + summary + EOS, what training sees;
+- `labels`: -100 on article and separator, the summary and EOS otherwise;
+- `prompt_input_ids`: article + separator, what generation starts from.
+Padding is added later by the collator, so padding never needs to be told apart from EOS by id.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from datasets import DatasetDict
+
+from .errors import BadInputError
+
+logger = logging.getLogger(__name__)
+
+IGNORE_INDEX = -100
+
+
+@dataclass(frozen=True)
+class PromptFormat:
+    """How an example is laid out in the token budget."""
+
+    separator: str = "\nTL;DR:"
+    max_length: int = 512
+    num_virtual_tokens: int = 0  # soft-prompt positions the model prepends; they count against max_length
+    min_article_tokens: int = 32
+
+    def article_budget(self, num_separator_tokens: int, num_summary_tokens: int) -> int:
+        """Article tokens that fit once soft prompt, separator, summary and EOS have their room."""
+        return self.max_length - self.num_virtual_tokens - num_separator_tokens - num_summary_tokens - 1
+
+
+def check_budget(prompt_format: PromptFormat, num_separator_tokens: int) -> None:
+    room = prompt_format.article_budget(num_separator_tokens, num_summary_tokens=0)
+    if room < prompt_format.min_article_tokens + 1:
+        raise BadInputError(
+            f"--max_length {prompt_format.max_length} is too small: the soft prompt "
+            f"({prompt_format.num_virtual_tokens}), separator ({num_separator_tokens}) and EOS leave {room} tokens "
+            f"for article + summary, fewer than --min_article_tokens {prompt_format.min_article_tokens} + a summary; "
+            "raise --max_length"
+        )
+
+
+def tokenize_batch(batch, tokenizer, prompt_format: PromptFormat, text_column: str, summary_column: str):
+    separator_ids = tokenizer(prompt_format.separator, add_special_tokens=False)["input_ids"]
+    articles = tokenizer(batch[text_column], add_special_tokens=False, verbose=False)["input_ids"]
+    # A leading space makes the first summary word the same BPE token it is mid-sentence.
+    summaries = tokenizer([" " + s for s in batch[summary_column]], add_special_tokens=False, verbose=False)["input_ids"]
+    eos = tokenizer.eos_token_id
+    out = {"id": [], "input_ids": [], "labels": [], "prompt_input_ids": []}
+    for example_id, article, summary in zip(batch["id"], articles, summaries):
+        budget = prompt_format.article_budget(len(separator_ids), len(summary))
+        if budget < prompt_format.min_article_tokens:
+            continue  # the summary is never truncated, so an example whose summary cannot fit is dropped
+        prompt = article[:budget] + separator_ids
+        out["id"].append(example_id)
+        out["input_ids"].append(prompt + summary + [eos])
+        out["labels"].append([IGNORE_INDEX] * len(prompt) + summary + [eos])
+        out["prompt_input_ids"].append(prompt)
+    return out
+
+
+def tokenize_splits(
+    raw: DatasetDict,
+    tokenizer,
+    prompt_format: PromptFormat,
+    text_column: str = "article",
+    summary_column: str = "highlights",
+    num_proc: int | None = None,
+    load_from_cache_file: bool = True,
+) -> DatasetDict:
+    """Tokenize every split with `datasets.map` (cached, optionally multi-process); log dropped examples."""
+    if tokenizer.eos_token_id is None:
+        raise BadInputError("the tokenizer has no EOS token; pass --tokenizer_name with a causal-LM tokenizer")
+    check_budget(prompt_format, len(tokenizer(prompt_format.separator, add_special_tokens=False)["input_ids"]))
+    tokenized = {}
+    for split, dataset in raw.items():
+        tokenized[split] = dataset.map(
+            tokenize_batch,
+            batched=True,
+            num_proc=num_proc,
+            remove_columns=dataset.column_names,
+            fn_kwargs={
+                "tokenizer": tokenizer,
+                "prompt_format": prompt_format,
+                "text_column": text_column,
+                "summary_column": summary_column,
+            },
+            load_from_cache_file=load_from_cache_file,
+            desc=f"Tokenizing {split}",
+        )
+        dropped = len(dataset) - len(tokenized[split])
+        if dropped:
+            logger.warning(
+                "%s: dropped %d of %d examples whose summary does not fit in --max_length %d "
+                "with at least %d article tokens",
+                split, dropped, len(dataset), prompt_format.max_length, prompt_format.min_article_tokens,
+            )
+        if len(tokenized[split]) == 0:
+            raise BadInputError(
+                f"{split}: every summary is too long for --max_length {prompt_format.max_length}; raise it"
+            )
+    return DatasetDict(tokenized)

@@ -1,0 +1,36 @@
+"""`TrainingArguments` with the defaults this task wants, so a bare command line does the right thing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from transformers import TrainingArguments
+
+
+@dataclass
+class SummarizationTrainingArguments(TrainingArguments):
+    output_dir: str | None = field(
+        default=None, metadata={"help": "Run folder: adapter/weights, checkpoints, results, card, plots."}
+    )
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "Allow writing into a folder that already holds a run (its files are replaced)."}
+    )
+    early_stopping_patience: int | None = field(
+        default=3, metadata={"help": "Stop after this many evaluations without eval_loss improving (None: never)."}
+    )
+    num_train_epochs: float = field(default=10.0, metadata={"help": "Maximum epochs (early stopping may end sooner)."})
+    eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate: 'epoch', 'steps' or 'no'."})
+    save_strategy: str = field(default="epoch", metadata={"help": "When to checkpoint; must match eval_strategy."})
+    save_total_limit: int | None = field(default=2, metadata={"help": "Checkpoints kept (the best is always kept)."})
+    load_best_model_at_end: bool = field(default=True, metadata={"help": "Restore the lowest-eval_loss weights."})
+    metric_for_best_model: str | None = field(default="eval_loss", metadata={"help": "Metric choosing the best."})
+    logging_steps: float = field(default=10, metadata={"help": "Log training loss and throughput every N steps."})
+    include_num_input_tokens_seen: str = field(
+        default="non_padding", metadata={"help": "Token counting for throughput: 'non_padding', 'all' or 'no'."}
+    )
+    # Labels are passed explicitly so Trainer finds them behind PEFT wrappers (NOTES 3.7), and the extra
+    # tokenized columns (prompt ids for generation) must survive until the collator.
+    label_names: list[str] | None = field(default_factory=lambda: ["labels"], metadata={"help": "Label keys."})
+    remove_unused_columns: bool = field(default=False, metadata={"help": "Keep columns the collator needs."})
+    # Evaluation computes the loss only: keeping logits costs batch x length x vocabulary floats per step.
+    prediction_loss_only: bool = field(default=True, metadata={"help": "Evaluate loss without keeping logits."})
