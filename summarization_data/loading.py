@@ -53,9 +53,18 @@ def read_header(path: str) -> list[str]:
     return [name.strip().lstrip("\ufeff") for name in header]
 
 
+def has_data_rows(path: str) -> bool:
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        return any(any(field.strip() for field in row) for row in reader)
+
+
 def read_split(path: str, columns: list[str], cache_dir: str | None) -> Dataset:
     """Read the wanted columns as strings: empty fields stay "" (not NaN) and invalid UTF-8 becomes U+FFFD."""
     features = Features({name: Value("string") for name in columns})
+    if not has_data_rows(path):  # pandas/datasets refuse a header-only file with an obscure error
+        return Dataset.from_dict({name: [] for name in columns}, features=features)
     try:
         return datasets.load_dataset(
             "csv",

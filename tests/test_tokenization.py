@@ -1,0 +1,83 @@
+"""Label masking, truncation and padding, checked token by token (NOTES 3.3)."""
+
+import pytest
+from datasets import Dataset, DatasetDict
+
+from summarization_data import BadInputError, PromptFormat, SummarizationCollator, tokenize_splits
+from summarization_data.tokenization import IGNORE_INDEX, tokenize_batch
+
+
+def encode(tokenizer, text):
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def one(tokenizer, article, summary, **format_kwargs):
+    batch = {"id": ["x"], "article": [article], "highlights": [summary]}
+    out = tokenize_batch(batch, tokenizer, PromptFormat(**format_kwargs), "article", "highlights")
+    return {key: values[0] for key, values in out.items()} if out["input_ids"] else None
+
+
+def test_labels_mask_article_and_separator_and_keep_summary_and_eos(tokenizer):
+    article, summary = "The mayor of Lyon opened a bridge on Monday.", "Lyon has a new bridge.\nIt opened Monday."
+    example = one(tokenizer, article, summary)
+    article_ids, sep_ids = encode(tokenizer, article), encode(tokenizer, "\nTL;DR:")
+    summary_ids = encode(tokenizer, " " + summary)
+    eos = tokenizer.eos_token_id
+
+    assert example["input_ids"] == article_ids + sep_ids + summary_ids + [eos]
+    assert example["prompt_input_ids"] == article_ids + sep_ids
+    prompt_len = len(article_ids) + len(sep_ids)
+    for position, (token, label) in enumerate(zip(example["input_ids"], example["labels"])):
+        if position < prompt_len:
+            assert label == IGNORE_INDEX, f"prompt position {position} must not carry loss"
+        else:
+            assert label == token, f"summary position {position} must be learned"
+    assert example["labels"][-1] == eos
+    assert tokenizer.decode(example["input_ids"][prompt_len:-1]).strip() == summary
+
+
+def test_article_is_truncated_never_the_summary_and_soft_prompt_is_budgeted(tokenizer):
+    article = " ".join(f"word{i}" for i in range(400))
+    summary = "A short summary of many words.\nA second line."
+    summary_ids = encode(tokenizer, " " + summary)
+    for virtual in (0, 6):
+        example = one(tokenizer, article, summary, max_length=96, num_virtual_tokens=virtual)
+        assert len(example["input_ids"]) + virtual == 96
+        assert example["input_ids"][-len(summary_ids) - 1:-1] == summary_ids
+        assert example["input_ids"][: len(example["prompt_input_ids"]) - len(encode(tokenizer, "\nTL;DR:"))] == \
+            encode(tokenizer, article)[: 96 - virtual - len(summary_ids) - 1 - len(encode(tokenizer, "\nTL;DR:"))]
+
+
+def test_example_whose_summary_cannot_fit_is_dropped_and_counted(tokenizer, caplog):
+    long_summary = " ".join(["A very long highlight sentence."] * 30)
+    raw = DatasetDict({"train": Dataset.from_dict({
+        "id": ["a", "b"], "article": ["Short article text here. " * 20] * 2, "highlights": ["Fits.", long_summary],
+    })})
+    with caplog.at_level("WARNING"):
+        tokenized = tokenize_splits(raw, tokenizer, PromptFormat(max_length=128), load_from_cache_file=False)
+    assert tokenized["train"]["id"] == ["a"]
+    assert "dropped 1 of 2" in caplog.text
+
+
+def test_max_length_too_small_for_prompt_and_summary_is_refused(tokenizer):
+    raw = DatasetDict({"train": Dataset.from_dict({"id": ["a"], "article": ["x"], "highlights": ["y"]})})
+    with pytest.raises(BadInputError, match="--max_length 40 is too small"):
+        tokenize_splits(raw, tokenizer, PromptFormat(max_length=40, num_virtual_tokens=8))
+
+
+def test_collator_masks_padding_by_position_even_though_pad_is_eos(tokenizer):
+    eos = tokenizer.eos_token_id
+    short = one(tokenizer, "Rain fell in Oslo today. " * 3, "Rain in Oslo.")
+    long = one(tokenizer, "Snow fell in Rome on Friday night. " * 6, "Snow in Rome.\nIt fell Friday.")
+    batch = SummarizationCollator(pad_token_id=eos, with_prompts=True)([short, long])
+    n = len(short["input_ids"])
+    assert batch["input_ids"].shape == batch["labels"].shape == batch["attention_mask"].shape
+    assert batch["attention_mask"][0, :n].all() and not batch["attention_mask"][0, n:].any()
+    assert (batch["input_ids"][0, n:] == eos).all()
+    assert (batch["labels"][0, n:] == IGNORE_INDEX).all()
+    # The real EOS that ends the summary keeps its label: the model must learn to stop.
+    assert batch["labels"][0, n - 1].item() == eos
+    # Prompts are left-padded for generation: every prompt ends at the last column.
+    p = len(short["prompt_input_ids"])
+    assert batch["prompt_input_ids"][0, -p:].tolist() == short["prompt_input_ids"]
+    assert batch["prompt_attention_mask"][0].tolist() == [0] * (batch["prompt_input_ids"].shape[1] - p) + [1] * p
