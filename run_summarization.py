@@ -54,9 +54,10 @@ class ModelArguments:
     )
 
     def __post_init__(self):
-        looks_local = self.model_name_or_path.startswith((".", "/", "~")) or os.sep in self.model_name_or_path[:-1] \
-            and not self.model_name_or_path.count("/") == 1
-        if looks_local and not os.path.isdir(os.path.expanduser(self.model_name_or_path)):
+        # A Hub id has at most one "/"; anything path-shaped must exist here.
+        name = self.model_name_or_path
+        looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1
+        if looks_local and not os.path.isdir(os.path.expanduser(name)):
             raise BadInputError(
                 f"--model_name_or_path {self.model_name_or_path} does not exist; give a local model folder or a Hub id"
             )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
 from transformers import TrainingArguments
+from transformers.utils import is_torch_bf16_gpu_available
 
 
 @dataclass
@@ -34,3 +36,15 @@ class SummarizationTrainingArguments(TrainingArguments):
     remove_unused_columns: bool = field(default=False, metadata={"help": "Keep columns the collator needs."})
     # Evaluation computes the loss only: keeping logits costs batch x length x vocabulary floats per step.
     prediction_loss_only: bool = field(default=True, metadata={"help": "Evaluate loss without keeping logits."})
+    auto_bf16: bool = field(
+        default=True,
+        metadata={"help": "Train in bf16 mixed precision when the GPU supports it and neither --bf16 nor --fp16 "
+                          "is given (GPT-2 overflows in fp16, NOTES 3.9). --auto_bf16 false keeps fp32."},
+    )
+
+    def __post_init__(self):
+        if self.auto_bf16 and not (self.bf16 or self.fp16) and not self.use_cpu and is_torch_bf16_gpu_available():
+            self.bf16 = True
+        if not torch.cuda.is_available():
+            self.dataloader_pin_memory = False  # pinning without a GPU only prints a warning
+        super().__post_init__()

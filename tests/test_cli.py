@@ -1,0 +1,147 @@
+"""End-to-end runs of run_summarization.py on a tiny GPT-2 and generated news, one per method,
+plus every bad input the script must refuse with one line and exit code 2."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import run_summarization
+from peft_methods import METHODS
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULT_KEYS = {
+    "method", "trainable_params", "total_params", "trainable_percent", "train_runtime", "train_samples",
+    "train_tokens", "train_tokens_per_second", "train_peak_accelerator_memory_mb", "train_peak_host_memory_mb",
+    "eval_loss", "eval_runtime", "eval_peak_accelerator_memory_mb", "eval_peak_host_memory_mb",
+}
+LEARNING_RATES = {"prompt": "3e-2", "lora": "1e-3", "head": "1e-3", "full": "1e-3"}
+
+
+def cli(model_dir, data_dir, output_dir, method, *extra):
+    return [
+        "--method", method, "--model_name_or_path", model_dir, "--data_dir", data_dir, "--output_dir", output_dir,
+        "--do_train", "--do_eval", "--num_train_epochs", "2", "--per_device_train_batch_size", "8",
+        "--max_length", "256", "--learning_rate", LEARNING_RATES[method], "--lora_r", "4", "--seed", "0", *extra,
+    ]
+
+
+@pytest.fixture(scope="module")
+def runs(tiny_model_dir, news_dir, tmp_path_factory):
+    """One finished run per method (shared by the assertions below)."""
+    folders = {}
+    for method in METHODS:
+        folders[method] = str(tmp_path_factory.mktemp(f"run-{method}"))
+        run_summarization.main(cli(tiny_model_dir, news_dir, folders[method], method))
+    return folders
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_run_writes_every_result_key_state_and_plot(runs, method):
+    folder = runs[method]
+    with open(os.path.join(folder, "all_results.json")) as handle:
+        results = json.load(handle)
+    assert RESULT_KEYS <= set(results), RESULT_KEYS - set(results)
+    assert results["method"] == method
+    assert results["train_samples"] == 32 and results["train_tokens"] > 32 * 100
+    assert results["train_tokens_per_second"] > 0 and results["train_peak_host_memory_mb"] > 100
+    assert results["eval_loss"] > 0
+    assert results["trainable_percent"] == pytest.approx(100 * results["trainable_params"] / results["total_params"])
+    if not torch.cuda.is_available():
+        assert results["train_peak_accelerator_memory_mb"] is None
+    with open(os.path.join(folder, "trainer_state.json")) as handle:
+        state = json.load(handle)
+    assert sum("eval_loss" in entry for entry in state["log_history"]) >= 2  # evaluated each epoch
+    assert state["best_metric"] == min(e["eval_loss"] for e in state["log_history"] if "eval_loss" in e)
+    assert os.path.getsize(os.path.join(folder, "loss_curves.png")) > 10_000
+    assert os.path.isfile(os.path.join(folder, "README.md"))
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_run_folder_and_checkpoints_hold_only_what_trained(runs, method):
+    folder = runs[method]
+    checkpoints = [os.path.join(folder, d) for d in os.listdir(folder) if d.startswith("checkpoint-")]
+    assert checkpoints
+    for place in [folder, *checkpoints]:
+        files = set(os.listdir(place))
+        if method in ("prompt", "lora"):
+            assert {"adapter_config.json", "adapter_model.safetensors"} <= files
+            assert "model.safetensors" not in files
+        elif method == "head":
+            saved = load_file(os.path.join(place, "trainable_weights.safetensors"))
+            assert set(saved) == {"lm_head.weight"}
+            assert "model.safetensors" not in files
+        else:
+            assert "model.safetensors" in files
+    if method == "prompt":
+        saved = load_file(os.path.join(folder, "adapter_model.safetensors"))
+        assert list(saved) == ["prompt_embeddings"] and saved["prompt_embeddings"].shape == (6, 32)
+
+
+def test_saved_weights_are_the_best_epoch(runs, tiny_model_dir):
+    """load_best_model_at_end: the final save equals the checkpoint with the lowest eval_loss."""
+    folder = runs["lora"]
+    with open(os.path.join(folder, "trainer_state.json")) as handle:
+        best = json.load(handle)["best_model_checkpoint"]
+    final = load_file(os.path.join(folder, "adapter_model.safetensors"))
+    at_best = load_file(os.path.join(folder, os.path.basename(best), "adapter_model.safetensors"))
+    assert final.keys() == at_best.keys()
+    assert all(torch.equal(final[k], at_best[k]) for k in final)
+
+
+def test_trained_soft_prompt_differs_from_its_init_and_frozen_base_is_untouched(runs, tiny_model_dir):
+    from transformers import AutoModelForCausalLM
+
+    from peft_methods import SoftPromptModel
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    model = SoftPromptModel.from_pretrained(base, runs["prompt"])
+    init_ids = [58, 50, 5883, 40569, 35400, 60]  # "[SUMMARIZE]"
+    assert not torch.allclose(model.prompt_embeddings, base.transformer.wte.weight[init_ids])
+
+
+def test_yaml_config_file_gives_the_same_arguments_as_the_command_line(tmp_path, tiny_model_dir, news_dir):
+    import yaml
+
+    config = tmp_path / "lora.yaml"
+    config.write_text(yaml.safe_dump({
+        "method": "lora", "model_name_or_path": tiny_model_dir, "data_dir": news_dir,
+        "output_dir": str(tmp_path / "out"), "lora_r": 4, "lora_target_modules": ["c_attn", "c_proj"],
+        "do_train": True, "learning_rate": 1e-3,
+    }))
+    from_yaml = run_summarization.parse_arguments([str(config)])
+    from_cli = run_summarization.parse_arguments(
+        ["--method", "lora", "--model_name_or_path", tiny_model_dir, "--data_dir", news_dir, "--output_dir",
+         str(tmp_path / "out"), "--lora_r", "4", "--lora_target_modules", "c_attn", "c_proj", "--do_train",
+         "--learning_rate", "1e-3"])
+    assert from_yaml[3] == from_cli[3]
+    assert from_yaml[3].lora_target_modules == ["c_attn", "c_proj"]
+    assert from_yaml[4].learning_rate == from_cli[4].learning_rate == 1e-3
+
+
+@pytest.mark.parametrize("name", ["prompt", "lora", "head", "full"])
+def test_shipped_configs_reproduce_the_assignment(name):
+    _, data_args, method_args, method_config, training_args = run_summarization.parse_arguments(
+        [os.path.join(REPO, "configs", f"{name}.yaml")])
+    assert method_args.method == name
+    assert (data_args.max_train_samples, data_args.max_eval_samples, data_args.max_predict_samples) == \
+        (21_000, 6_000, 3_000)
+    assert data_args.max_length == 512 and training_args.num_train_epochs == 10
+    assert training_args.max_grad_norm == 1.0 and training_args.early_stopping_patience is not None
+    assert training_args.learning_rate == {"prompt": 3e-2, "lora": 5e-4, "head": 2e-4, "full": 5e-5}[name]
+
+
+def test_accelerate_launch_runs_the_script(tmp_path, tiny_model_dir, news_dir):
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--cpu",
+               os.path.join(REPO, "run_summarization.py"),
+               *cli(tiny_model_dir, news_dir, str(tmp_path / "out"), "prompt"), "--num_train_epochs", "1",
+               "--max_train_samples", "8", "--max_eval_samples", "4"]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=REPO)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with open(tmp_path / "out" / "all_results.json") as handle:
+        assert json.load(handle)["train_samples"] == 8

@@ -1,0 +1,121 @@
+"""Bad input: one clear line naming the problem and the fix, exit code 2, no traceback, nothing lost."""
+
+import csv
+import hashlib
+import os
+import shutil
+
+import pytest
+
+import run_summarization
+
+
+def fail(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        run_summarization.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1, err[-2000:]
+    return errors[0]
+
+
+def base_args(model_dir, data_dir, out, *extra):
+    return ["--method", "lora", "--model_name_or_path", model_dir, "--data_dir", data_dir, "--output_dir", out,
+            "--do_train", "--do_eval", "--num_train_epochs", "1", "--max_train_samples", "4",
+            "--max_eval_samples", "4", "--lora_r", "2", *extra]
+
+
+def copy_corpus(news_dir, tmp_path):
+    folder = tmp_path / "data"
+    shutil.copytree(news_dir, folder)
+    return folder
+
+
+def snapshot(folder):
+    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in os.listdir(folder)
+            if (folder / name).is_file()}
+
+
+def test_missing_column(tmp_path, tiny_model_dir, news_dir, capsys):
+    data = copy_corpus(news_dir, tmp_path)
+    with open(data / "train.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([["id", "story", "highlights"], ["1", "Some story.", "Summary."]])
+    line = fail(base_args(tiny_model_dir, str(data), str(tmp_path / "out")), capsys)
+    assert "train.csv: column 'article' not found (columns found: id, story, highlights)" in line
+    assert "--text_column" in line
+
+
+def test_unreadable_csv(tmp_path, tiny_model_dir, news_dir, capsys):
+    data = copy_corpus(news_dir, tmp_path)
+    (data / "validation.csv").write_text('id,article,highlights\n1,"open quote never closed,x\n')
+    assert "validation.csv is not a readable CSV" in fail(base_args(tiny_model_dir, str(data), str(tmp_path / "o")),
+                                                          capsys)
+
+
+def test_split_empty_after_cleaning(tmp_path, tiny_model_dir, news_dir, capsys):
+    data = copy_corpus(news_dir, tmp_path)
+    (data / "validation.csv").write_text("id,article,highlights\n1,   ,Summary.\n2,Article.,\n")
+    line = fail(base_args(tiny_model_dir, str(data), str(tmp_path / "o")), capsys)
+    assert "validation split" in line and "no usable rows (2 rows read, 2 empty)" in line
+
+
+def test_missing_data_dir_file(tmp_path, tiny_model_dir, news_dir, capsys):
+    data = copy_corpus(news_dir, tmp_path)
+    os.remove(data / "validation.csv")
+    assert "validation file" in fail(base_args(tiny_model_dir, str(data), str(tmp_path / "o")), capsys)
+
+
+def test_model_path_that_does_not_exist(tmp_path, news_dir, capsys):
+    line = fail(base_args(str(tmp_path / "no-such-model"), news_dir, str(tmp_path / "o")), capsys)
+    assert "--model_name_or_path" in line and "does not exist" in line
+
+
+def test_hub_model_offline(tmp_path, news_dir, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    line = fail(base_args("surely-not-cached/model-xyz", news_dir, str(tmp_path / "o")), capsys)
+    assert "cannot load model/tokenizer 'surely-not-cached/model-xyz'" in line and "HF_HUB_OFFLINE" in line
+
+
+def test_max_length_too_small_for_soft_prompt_and_summary(tmp_path, tiny_model_dir, news_dir, capsys):
+    args = base_args(tiny_model_dir, news_dir, str(tmp_path / "o"), "--max_length", "40",
+                     "--num_virtual_tokens", "8")
+    args[1] = "prompt"
+    assert "--max_length 40 is too small" in fail(args, capsys)
+
+
+def test_bad_method_flags(tmp_path, tiny_model_dir, news_dir, capsys):
+    args = base_args(tiny_model_dir, news_dir, str(tmp_path / "o"), "--num_virtual_tokens", "0")
+    assert "--num_virtual_tokens must be at least 1" in fail(args, capsys)
+    args = base_args(tiny_model_dir, news_dir, str(tmp_path / "o"), "--lora_target_modules", "q_proj")
+    assert "no such module in gpt2; choose from" in fail(args, capsys)
+
+
+def test_unknown_method_is_an_argparse_error(tmp_path, tiny_model_dir, news_dir, capsys):
+    args = base_args(tiny_model_dir, news_dir, str(tmp_path / "o"))
+    args[1] = "adapters"
+    with pytest.raises(SystemExit) as exit_info:
+        run_summarization.main(args)
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'adapters'" in capsys.readouterr().err
+
+
+def test_finished_run_is_never_overwritten_without_the_flag(tmp_path, tiny_model_dir, news_dir, capsys):
+    out = tmp_path / "out"
+    run_summarization.main(base_args(tiny_model_dir, news_dir, str(out)))
+    before = snapshot(out)
+    assert "all_results.json" in before and "adapter_model.safetensors" in before
+    line = fail(base_args(tiny_model_dir, news_dir, str(out), "--learning_rate", "1e-2"), capsys)
+    assert "already holds a finished run" in line and "--overwrite_output_dir" in line
+    assert snapshot(out) == before
+    run_summarization.main(base_args(tiny_model_dir, news_dir, str(out), "--learning_rate", "1e-2",
+                                     "--overwrite_output_dir"))
+    assert snapshot(out)["adapter_model.safetensors"] != before["adapter_model.safetensors"]
+
+
+def test_nothing_to_do(tmp_path, tiny_model_dir, news_dir, capsys):
+    args = ["--method", "full", "--model_name_or_path", tiny_model_dir, "--data_dir", news_dir,
+            "--output_dir", str(tmp_path / "o"), "--eval_strategy", "no", "--save_strategy", "no",
+            "--load_best_model_at_end", "false"]
+    assert "nothing to do: pass --do_train" in fail(args, capsys)
