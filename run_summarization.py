@@ -18,7 +18,13 @@ from dataclasses import asdict, dataclass, field
 
 import datasets
 import transformers
-from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback, HfArgumentParser, set_seed
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    EarlyStoppingCallback,
+    HfArgumentParser,
+    set_seed,
+)
 from transformers.trainer_utils import get_last_checkpoint
 
 from model_cards import write_model_card

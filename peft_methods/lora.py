@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from peft import LoraConfig, get_peft_model
-from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING, load_peft_weights, set_peft_model_state_dict
+from peft.utils import (
+    TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING,
+    load_peft_weights,
+    set_peft_model_state_dict,
+)
 from torch import nn
 from transformers.pytorch_utils import Conv1D
 

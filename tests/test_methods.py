@@ -5,7 +5,14 @@ import torch
 from peft import PeftModel
 from transformers import GPT2Config, GPT2LMHeadModel, GPTNeoConfig, GPTNeoForCausalLM
 
-from peft_methods import METHODS, HeadConfig, LoraMethodConfig, SoftPromptConfig, SoftPromptModel, count_parameters
+from peft_methods import (
+    METHODS,
+    HeadConfig,
+    LoraMethodConfig,
+    SoftPromptConfig,
+    SoftPromptModel,
+    count_parameters,
+)
 from peft_methods.soft_prompt import init_token_ids
 from summarization_data import BadInputError
 
