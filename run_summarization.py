@@ -174,7 +174,8 @@ def load_model_and_tokenizer(model_args):
 
 
 def report_metrics(trainer, split: str, metrics: dict) -> None:
-    """Print (skipping null measurements such as GPU memory on a CPU) and merge into all_results.json."""
+    """Print and merge into all_results.json; a measurement impossible here (GPU memory on a CPU) is null."""
+    metrics.setdefault(f"{split}_peak_accelerator_memory_mb", None)
     trainer.log_metrics(split, {key: value for key, value in metrics.items() if value is not None})
     trainer.save_metrics(split, metrics)
 

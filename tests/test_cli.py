@@ -145,3 +145,18 @@ def test_accelerate_launch_runs_the_script(tmp_path, tiny_model_dir, news_dir):
     assert done.returncode == 0, done.stderr[-2000:]
     with open(tmp_path / "out" / "all_results.json") as handle:
         assert json.load(handle)["train_samples"] == 8
+
+
+def test_tensorboard_shows_loss_memory_and_throughput(tmp_path, tiny_model_dir, news_dir, monkeypatch):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "out"
+    monkeypatch.setenv("TENSORBOARD_LOGGING_DIR", str(tmp_path / "tb"))
+    run_summarization.main(cli(tiny_model_dir, news_dir, str(out), "lora", "--report_to", "tensorboard",
+                               "--logging_steps", "1"))
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/loss", "train/tokens_per_second", "eval/loss", "eval/peak_host_memory_mb",
+            "train/train_peak_host_memory_mb", "train/train_tokens_per_second"} <= tags, tags
+    assert all(event.value > 0 for event in events.Scalars("train/tokens_per_second"))

@@ -53,7 +53,7 @@ class HostPeakMemory:
 
 
 class AcceleratorPeakMemory:
-    """Peak allocated/reserved CUDA memory; `None` values without a CUDA device."""
+    """Peak allocated/reserved CUDA memory; `None` without a CUDA device (and then not logged)."""
 
     def __init__(self):
         self.available = torch.cuda.is_available()
@@ -119,12 +119,14 @@ class PeakMemoryCallback(TrainerCallback):
 
     @staticmethod
     def _entries(phase: str, peaks: tuple) -> dict:
+        """Only real measurements: reporters such as TensorBoard cannot plot a None."""
         allocated, reserved, host = peaks
-        return {
+        entries = {
             f"{phase}_peak_accelerator_memory_mb": allocated,
             f"{phase}_peak_accelerator_reserved_mb": reserved,
             f"{phase}_peak_host_memory_mb": host,
         }
+        return {key: value for key, value in entries.items() if value is not None}
 
     def _add(self, logs: dict, state, phase: str, peaks: tuple) -> None:
         entries = self._entries(phase, peaks)
