@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .sentences import split_sentences
+from .rouge.sentences import split_sentences
 
 __all__ = ["ROUGE_METRIC_PATH", "load_rouge", "split_sentences"]
 

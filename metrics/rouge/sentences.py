@@ -5,9 +5,8 @@ Summaries produced by a language model are usually one paragraph, so they must b
 one-sentence-per-line form first.  ``nltk.sent_tokenize`` would need the ``punkt`` data (a download),
 so this module uses a small rule-based splitter instead.
 
-NOTE: ``metrics/rouge/rouge.py`` carries an identical copy of this logic, because an ``evaluate``
-metric script is copied on its own into the modules cache and cannot import this package.  Keep the
-two in sync; ``tests/test_rouge_metric.py`` checks that they agree.
+It lives beside ``rouge.py`` because ``evaluate`` copies a metric script and the files it imports
+relatively (``from .sentences import ...``) into its module cache.
 """
 
 from __future__ import annotations
