@@ -28,7 +28,7 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 from model_cards import write_model_card
-from peft_methods import METHOD_CONFIG_CLASSES, METHODS, count_parameters
+from peft_methods import BASELINES, METHOD_CONFIG_CLASSES, METHODS, count_parameters
 from reporting import plot_loss_curves
 from summarization_data import (
     BadInputError,
@@ -44,6 +44,8 @@ from trainer_callbacks import PeakMemoryCallback, ThroughputCallback, insert_bef
 logger = logging.getLogger("run_summarization")
 
 RESULTS_NAME = "all_results.json"
+PREDICTIONS_NAME = "generated_predictions.jsonl"
+RUNNABLE = {**METHODS, **BASELINES}
 
 
 @dataclass
@@ -111,8 +113,8 @@ class DataArguments:
 class MethodArguments:
     method: str = field(
         metadata={
-            "help": "What trains: " + "; ".join(f"{name}: {m.description}" for name, m in METHODS.items()),
-            "choices": list(METHODS),
+            "help": "What trains: " + "; ".join(f"{name}: {m.description}" for name, m in RUNNABLE.items()),
+            "choices": list(RUNNABLE),
         }
     )
 
@@ -130,7 +132,7 @@ def parse_arguments(argv: list[str] | None):
     else:
         parsed = parser.parse_args_into_dataclasses(args=argv)
     model_args, data_args, method_args, *method_configs, training_args = parsed
-    config_class = METHODS[method_args.method].config_class
+    config_class = RUNNABLE[method_args.method].config_class
     method_config = next((c for c in method_configs if type(c) is config_class), None)
     if training_args.output_dir is None:
         raise BadInputError("--output_dir is required: the run folder for weights, results and the model card")
@@ -180,6 +182,27 @@ def report_metrics(trainer, split: str, metrics: dict) -> None:
     trainer.save_metrics(split, metrics)
 
 
+def check_context_window(model, data_args, training_args) -> None:
+    window = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
+    needed = data_args.max_length + (training_args.generation_max_new_tokens
+                                     if training_args.predict_with_generate else 0)
+    if window is not None and needed > window:
+        raise BadInputError(
+            f"--max_length {data_args.max_length}"
+            + (f" + --generation_max_new_tokens {training_args.generation_max_new_tokens}"
+               if training_args.predict_with_generate else "")
+            + f" = {needed} exceeds the model's {window}-token context; lower them"
+        )
+
+
+def write_predictions(generated, path: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for example_id, reference, prediction in zip(generated.ids, generated.references, generated.predictions,
+                                                     strict=True):
+            handle.write(json.dumps({"id": example_id, "reference": reference, "prediction": prediction},
+                                    ensure_ascii=False) + "\n")
+
+
 def wanted_splits(training_args) -> list[str]:
     splits = []
     if training_args.do_train:
@@ -199,7 +222,9 @@ def run(argv: list[str] | None = None) -> dict:
         library.utils.logging.set_verbosity_warning()
     check_output_dir(training_args)
     set_seed(training_args.seed)
-    method = METHODS[method_args.method]
+    method = RUNNABLE[method_args.method]
+    if method.name in BASELINES and training_args.do_train:
+        raise BadInputError(f"--method {method.name} is a baseline that does not train; drop --do_train")
 
     # Data: CSVs -> cleaned, sampled DatasetDict.
     splits = wanted_splits(training_args)
@@ -225,6 +250,8 @@ def run(argv: list[str] | None = None) -> dict:
     trainable, total = count_parameters(model)
     logger.info("method %s: %s trainable of %s parameters (%.4f%%)", method.name, f"{trainable:,}",
                 f"{total:,}", 100 * trainable / total)
+
+    check_context_window(base_model, data_args, training_args)
 
     # Tokenize with the soft prompt's positions budgeted.
     prompt_format = PromptFormat(
@@ -273,12 +300,12 @@ def run(argv: list[str] | None = None) -> dict:
                                                                                   "loss_curves.png"))
     if training_args.do_eval:
         metrics = trainer.evaluate()
-        metrics["eval_samples"] = len(tokenized["validation"])
         report_metrics(trainer, "eval", metrics)
     if training_args.do_predict:
         output = trainer.predict(tokenized["test"], metric_key_prefix="predict")
-        metrics = dict(output.metrics, predict_samples=len(tokenized["test"]))
-        report_metrics(trainer, "predict", metrics)
+        report_metrics(trainer, "predict", output.metrics)
+        if training_args.predict_with_generate and trainer.is_world_process_zero():
+            write_predictions(trainer.last_generation, os.path.join(training_args.output_dir, PREDICTIONS_NAME))
 
     if trainer.is_world_process_zero():
         with open(os.path.join(training_args.output_dir, RESULTS_NAME)) as handle:

@@ -91,9 +91,11 @@ class SoftPromptModel(nn.Module):
 
     @torch.no_grad()
     def generate(self, input_ids=None, attention_mask=None, **kwargs):
-        """Generation from embeddings returns only the new tokens (no prompt to strip)."""
+        """Returns prompt ids + new tokens, like `generate(input_ids=...)` of any causal LM (and PEFT's)."""
         inputs_embeds, attention_mask = self._prepend_prompt(input_ids, attention_mask, None)
-        return self.base_model.generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask, **kwargs)
+        # From embeddings, transformers returns only the new tokens.
+        new_tokens = self.base_model.generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask, **kwargs)
+        return torch.cat((input_ids, new_tokens), dim=1)
 
     def gradient_checkpointing_enable(self, **kwargs):
         self.base_model.gradient_checkpointing_enable(**kwargs)

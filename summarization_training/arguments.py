@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from transformers import TrainingArguments
+from transformers import GenerationConfig, TrainingArguments
 from transformers.utils import is_torch_bf16_gpu_available
+
+from summarization_data.errors import BadInputError
 
 
 @dataclass
@@ -36,6 +38,19 @@ class SummarizationTrainingArguments(TrainingArguments):
     remove_unused_columns: bool = field(default=False, metadata={"help": "Keep columns the collator needs."})
     # Evaluation computes the loss only: keeping logits costs batch x length x vocabulary floats per step.
     prediction_loss_only: bool = field(default=True, metadata={"help": "Evaluate loss without keeping logits."})
+    # Generation-based evaluation (ROUGE). Defaults suit CNN/DailyMail highlights (~56 tokens on average).
+    predict_with_generate: bool = field(
+        default=False, metadata={"help": "Generate summaries during evaluation/prediction and score them (ROUGE)."}
+    )
+    eval_generate_samples: int | None = field(
+        default=200,
+        metadata={"help": "Validation examples summarised for ROUGE at each evaluation (the loss uses all of "
+                          "them; generation is the expensive part). None: all. Test predictions use every example."},
+    )
+    generation_max_new_tokens: int = field(default=128, metadata={"help": "Maximum tokens in a summary."})
+    generation_num_beams: int = field(default=4, metadata={"help": "Beam search width (1: greedy)."})
+    no_repeat_ngram_size: int = field(default=3, metadata={"help": "Forbid repeating n-grams of this size (0: off)."})
+    length_penalty: float = field(default=1.0, metadata={"help": "Beam score length exponent (>1 favours longer)."})
     auto_bf16: bool = field(
         default=True,
         metadata={"help": "Train in bf16 mixed precision when the GPU supports it and neither --bf16 nor --fp16 "
@@ -43,8 +58,24 @@ class SummarizationTrainingArguments(TrainingArguments):
     )
 
     def __post_init__(self):
+        if self.eval_generate_samples is not None and self.eval_generate_samples < 1:
+            raise BadInputError(f"--eval_generate_samples must be at least 1 (got {self.eval_generate_samples})")
+        if self.generation_max_new_tokens < 1 or self.generation_num_beams < 1:
+            raise BadInputError("--generation_max_new_tokens and --generation_num_beams must be at least 1")
         if self.auto_bf16 and not (self.bf16 or self.fp16) and not self.use_cpu and is_torch_bf16_gpu_available():
             self.bf16 = True
         if not torch.cuda.is_available():
             self.dataloader_pin_memory = False  # pinning without a GPU only prints a warning
         super().__post_init__()
+
+    def generation_config(self, tokenizer) -> GenerationConfig:
+        return GenerationConfig(
+            max_new_tokens=self.generation_max_new_tokens,
+            num_beams=self.generation_num_beams,
+            do_sample=False,
+            no_repeat_ngram_size=self.no_repeat_ngram_size,
+            length_penalty=self.length_penalty,
+            early_stopping=self.generation_num_beams > 1,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )

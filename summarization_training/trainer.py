@@ -1,25 +1,47 @@
-"""`Trainer` that saves and restores only what the method trains.
+"""`Trainer` for summarization with a decoder-only model, whatever the method.
 
-A prompt or LoRA checkpoint holds a few thousand or million numbers, never a copy of the frozen base
-model; a head checkpoint holds the head (and unfrozen blocks); a full run holds the whole model.
-Saving and loading are delegated to the method's row in `peft_methods.METHODS`.
+Two things the stock Trainer does not do:
+- save and restore only what the method trains (delegated to the method's row in `peft_methods.METHODS`):
+  a prompt or LoRA checkpoint never holds a copy of the frozen base model;
+- generation-based evaluation for a decoder-only model. `Seq2SeqTrainer(predict_with_generate=True)` would
+  generate from the whole labelled sequence. Here the loss is computed on article + summary as in
+  training (no logits kept), then summaries are generated from the article + separator only,
+  left-padded, and the prompt is stripped before decoding (NOTES 3.4).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 
 import torch
+from torch.utils.data import DataLoader
 from transformers import Trainer
 from transformers.trainer import TRAINING_ARGS_NAME
 
+from metrics.scoring import summary_scores
 from peft_methods import Method
+from summarization_data import SummarizationCollator
+from summarization_data.tokenization import IGNORE_INDEX
+
+
+@dataclass
+class GeneratedSummaries:
+    """What the last generation pass produced, in dataset order (main process: every example once)."""
+
+    ids: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    predictions: list[str] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
 
 
 class SummarizationTrainer(Trainer):
     def __init__(self, *args, method: Method, **kwargs):
         super().__init__(*args, **kwargs)
         self.method = method
+        self.last_generation: GeneratedSummaries | None = None
+
+    # ---- saving only what trained ----
 
     def _save(self, output_dir: str | None = None, state_dict=None) -> None:
         output_dir = output_dir or self.args.output_dir
@@ -36,3 +58,73 @@ class SummarizationTrainer(Trainer):
 
     def _load_best_model(self) -> None:
         self.method.load(self.accelerator.unwrap_model(self.model), self.state.best_model_checkpoint)
+
+    # ---- evaluation: loss on everything, ROUGE on generated summaries ----
+
+    def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
+                        metric_key_prefix="eval"):
+        output = super().evaluation_loop(dataloader, description, prediction_loss_only=True,
+                                         ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix)
+        output.metrics[f"{metric_key_prefix}_samples"] = len(dataloader.dataset)
+        if self.args.predict_with_generate:
+            # During training only a subset is summarised (generation dominates evaluation time);
+            # prediction on the test split summarises every example.
+            limit = self.args.eval_generate_samples if metric_key_prefix == "eval" else None
+            self.last_generation = self.generate_summaries(dataloader.dataset, limit)
+            output.metrics.update(summary_scores(
+                self.last_generation.predictions, self.last_generation.references,
+                self.last_generation.lengths, prefix=metric_key_prefix, seed=self.args.seed,
+            ))
+        return output
+
+    def generate_summaries(self, dataset, limit: int | None = None) -> GeneratedSummaries:
+        if limit is not None and limit < len(dataset):
+            dataset = dataset.select(range(limit))
+        tokenizer = self.processing_class
+        collator = SummarizationCollator(pad_token_id=tokenizer.pad_token_id, with_prompts=True)
+        loader = self.accelerator.prepare(DataLoader(
+            dataset.select_columns(["input_ids", "labels", "prompt_input_ids"]),
+            batch_size=self.args.per_device_eval_batch_size, collate_fn=collator, shuffle=False,
+        ))
+        model = self.accelerator.unwrap_model(self.model)
+        was_training = model.training
+        model.eval()
+        generation_config = self.args.generation_config(tokenizer)
+        result = GeneratedSummaries(ids=list(dataset["id"]))
+        for batch in loader:
+            prompt = batch["prompt_input_ids"]
+            with torch.no_grad(), self.autocast_smart_context_manager():
+                output = model.generate(input_ids=prompt, attention_mask=batch["prompt_attention_mask"],
+                                        generation_config=generation_config)
+            new_tokens = output[:, prompt.shape[1]:]
+            # Equal widths on every process, so batches can be gathered (each example exactly once).
+            new_tokens = self.accelerator.pad_across_processes(new_tokens, dim=1, pad_index=tokenizer.pad_token_id)
+            labels = self.accelerator.pad_across_processes(batch["labels"], dim=1, pad_index=IGNORE_INDEX)
+            new_tokens, labels = self.accelerator.gather_for_metrics((new_tokens, labels))
+            result.predictions += decode_until_eos(new_tokens, tokenizer)
+            result.lengths += tokens_before_eos(new_tokens, tokenizer.eos_token_id)
+            result.references += decode_labels(labels, tokenizer)
+        if was_training:
+            model.train()
+        return result
+
+
+def tokens_before_eos(tokens: torch.Tensor, eos_token_id: int) -> list[int]:
+    """Position of the first EOS in each row (the full width when a summary ran out of tokens)."""
+    is_eos = tokens == eos_token_id
+    width = torch.full((tokens.shape[0],), tokens.shape[1], dtype=torch.long, device=tokens.device)
+    return torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1), width).tolist()
+
+
+def decode_until_eos(tokens: torch.Tensor, tokenizer) -> list[str]:
+    lengths = tokens_before_eos(tokens, tokenizer.eos_token_id)
+    return [tokenizer.decode(row[:n], skip_special_tokens=True).strip() for row, n in zip(tokens.tolist(), lengths)]
+
+
+def decode_labels(labels: torch.Tensor, tokenizer) -> list[str]:
+    """The reference summary is exactly the labelled tokens before EOS (byte-level BPE is lossless)."""
+    texts = []
+    for row in labels.tolist():
+        ids = [t for t in row if t != IGNORE_INDEX and t != tokenizer.eos_token_id]
+        texts.append(tokenizer.decode(ids).strip())
+    return texts

@@ -1,0 +1,93 @@
+"""Lead-3 baseline: the article's first three sentences as its summary, scored like every model run.
+
+    python -m baselines.lead_3 --data_dir cnn_dailymail --output_dir runs/lead-3 --max_predict_samples 3000
+
+The test subset is drawn exactly as `run_summarization.py` draws it (same loader, `--data_seed`), and the
+run folder gets the same `all_results.json` keys (`predict_rouge1`, ...), so reports put it in the same
+table. Sentences come from the download-free splitter the ROUGE metric uses.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+from transformers import AutoTokenizer, HfArgumentParser
+
+from metrics import split_sentences
+from metrics.scoring import summary_scores
+from run_summarization import PREDICTIONS_NAME, RESULTS_NAME, DataArguments, write_predictions
+from summarization_data import BadInputError, load_summarization_splits
+from summarization_data.loading import resolve_data_files
+from summarization_training.trainer import GeneratedSummaries
+from trainer_callbacks.memory import HostPeakMemory
+
+logger = logging.getLogger("lead_3")
+
+
+@dataclass
+class Lead3Arguments:
+    output_dir: str = field(metadata={"help": "Run folder for all_results.json and generated_predictions.jsonl."})
+    num_sentences: int = field(default=3, metadata={"help": "Leading sentences taken as the summary."})
+    data_seed: int = field(default=42, metadata={"help": "Seed of the --max_predict_samples draw (as --data_seed)."})
+    tokenizer_name: str | None = field(
+        default=None, metadata={"help": "Tokenizer for predict_gen_len in tokens, comparable with model runs."}
+    )
+    overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace a finished run in output_dir."})
+
+
+def lead(article: str, num_sentences: int) -> str:
+    return "\n".join(split_sentences(" ".join(article.split("\n")))[:num_sentences])
+
+
+def run(argv: list[str] | None = None) -> dict:
+    data_args, args = HfArgumentParser((DataArguments, Lead3Arguments)).parse_args_into_dataclasses(args=argv)
+    results_path = os.path.join(args.output_dir, RESULTS_NAME)
+    if os.path.isfile(results_path) and not args.overwrite_output_dir:
+        raise BadInputError(f"{args.output_dir} already holds a finished run; pass --overwrite_output_dir")
+    files = resolve_data_files(data_args.data_dir, {"test": data_args.test_file}, ["test"])
+    test = load_summarization_splits(files, data_args.text_column, data_args.summary_column, data_args.id_column,
+                                     max_samples={"test": data_args.max_predict_samples}, seed=args.data_seed)["test"]
+    host = HostPeakMemory()
+    host.reset()
+    start = time.perf_counter()
+    summaries = GeneratedSummaries(
+        ids=list(test["id"]),
+        references=list(test[data_args.summary_column]),
+        predictions=[lead(article, args.num_sentences) for article in test[data_args.text_column]],
+    )
+    if args.tokenizer_name:
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name)
+        summaries.lengths = [len(ids) for ids in tokenizer([" " + p for p in summaries.predictions])["input_ids"]]
+    results = {"method": "lead-3", "trainable_params": 0, "total_params": 0, "trainable_percent": 0.0,
+               "predict_loss": None}
+    results.update(summary_scores(summaries.predictions, summaries.references, summaries.lengths or None,
+                                  prefix="predict"))
+    runtime = time.perf_counter() - start
+    results.update({"predict_runtime": runtime, "predict_samples": len(test),
+                    "predict_samples_per_second": len(test) / runtime,
+                    "predict_peak_accelerator_memory_mb": None, "predict_peak_host_memory_mb": host.peak_mb()})
+    os.makedirs(args.output_dir, exist_ok=True)
+    write_predictions(summaries, os.path.join(args.output_dir, PREDICTIONS_NAME))
+    with open(results_path, "w") as handle:
+        json.dump(results, handle, indent=4, sort_keys=True)
+    logger.info("lead-3 on %d articles: ROUGE-1 %.4f, ROUGE-Lsum %.4f -> %s", len(test),
+                results["predict_rouge1"], results["predict_rougeLsum"], args.output_dir)
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    try:
+        run(argv)
+    except BadInputError as error:
+        print(f"lead_3: error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
