@@ -19,6 +19,11 @@ RESULT_KEYS = {
     "train_tokens", "train_tokens_per_second", "train_peak_accelerator_memory_mb", "train_peak_host_memory_mb",
     "eval_loss", "eval_runtime", "eval_peak_accelerator_memory_mb", "eval_peak_host_memory_mb",
 }
+ROUGE_KEYS = {f"{rouge}{suffix}" for rouge in ("rouge1", "rouge2", "rougeL", "rougeLsum")
+              for suffix in ("", "_precision", "_recall", "_ci_low", "_ci_high")}
+GENERATION_KEYS = {f"{prefix}_{key}" for prefix in ("eval", "predict")
+                   for key in ROUGE_KEYS | {"gen_len", "loss", "runtime", "samples_per_second",
+                                            "peak_accelerator_memory_mb", "peak_host_memory_mb", "samples"}}
 LEARNING_RATES = {"prompt": "3e-2", "lora": "1e-3", "head": "1e-3", "full": "1e-3"}
 
 
@@ -26,7 +31,9 @@ def cli(model_dir, data_dir, output_dir, method, *extra):
     return [
         "--method", method, "--model_name_or_path", model_dir, "--data_dir", data_dir, "--output_dir", output_dir,
         "--do_train", "--do_eval", "--num_train_epochs", "2", "--per_device_train_batch_size", "8",
-        "--max_length", "256", "--learning_rate", LEARNING_RATES[method], "--lora_r", "4", "--seed", "0", *extra,
+        "--max_length", "256", "--learning_rate", LEARNING_RATES[method], "--lora_r", "4", "--seed", "0",
+        "--do_predict", "--predict_with_generate", "--generation_num_beams", "1", "--generation_max_new_tokens", "16",
+        "--eval_generate_samples", "4", *extra,
     ]
 
 
@@ -45,8 +52,12 @@ def test_run_writes_every_result_key_state_and_plot(runs, method):
     folder = runs[method]
     with open(os.path.join(folder, "all_results.json")) as handle:
         results = json.load(handle)
-    assert RESULT_KEYS <= set(results), RESULT_KEYS - set(results)
+    assert RESULT_KEYS | GENERATION_KEYS <= set(results), (RESULT_KEYS | GENERATION_KEYS) - set(results)
     assert results["method"] == method
+    assert results["eval_samples"] == 8 and results["eval_generated_samples"] == 4
+    assert results["predict_samples"] == results["predict_generated_samples"] == 8
+    assert all(0 <= results[f"predict_{key}"] <= 1 for key in ROUGE_KEYS)
+    assert 0 < results["predict_gen_len"] <= 16
     assert results["train_samples"] == 32 and results["train_tokens"] > 32 * 100
     assert results["train_tokens_per_second"] > 0 and results["train_peak_host_memory_mb"] > 100
     assert results["eval_loss"] > 0
@@ -80,6 +91,21 @@ def test_run_folder_and_checkpoints_hold_only_what_trained(runs, method):
     if method == "prompt":
         saved = load_file(os.path.join(folder, "adapter_model.safetensors"))
         assert list(saved) == ["prompt_embeddings"] and saved["prompt_embeddings"].shape == (6, 32)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_predictions_file_has_one_prompt_free_summary_per_test_example(runs, method, news_dir):
+    import csv
+
+    with open(os.path.join(runs[method], "generated_predictions.jsonl")) as handle:
+        rows = [json.loads(line) for line in handle]
+    with open(os.path.join(news_dir, "test.csv"), newline="") as handle:
+        references = {row["id"]: row["highlights"] for row in csv.DictReader(handle)}
+    assert len(rows) == len({row["id"] for row in rows}) == 8
+    for row in rows:
+        assert set(row) == {"id", "reference", "prediction"}
+        assert row["reference"] == references[row["id"]]  # the decoded labels are the original highlights
+        assert "TL;DR" not in row["prediction"] and "<|endoftext|>" not in row["prediction"]
 
 
 def test_saved_weights_are_the_best_epoch(runs, tiny_model_dir):
@@ -160,3 +186,31 @@ def test_tensorboard_shows_loss_memory_and_throughput(tmp_path, tiny_model_dir, 
     assert {"train/loss", "train/tokens_per_second", "eval/loss", "eval/peak_host_memory_mb",
             "train/train_peak_host_memory_mb", "train/train_tokens_per_second"} <= tags, tags
     assert all(event.value > 0 for event in events.Scalars("train/tokens_per_second"))
+
+
+def test_baselines_write_the_same_keys_in_their_run_folders(tmp_path, tiny_model_dir, news_dir):
+    from baselines import lead_3
+    from metrics import split_sentences
+
+    zero_shot = tmp_path / "zero-shot"
+    run_summarization.main(["--method", "zero-shot", "--model_name_or_path", tiny_model_dir, "--data_dir", news_dir,
+                            "--output_dir", str(zero_shot), "--do_predict", "--predict_with_generate",
+                            "--generation_num_beams", "1", "--generation_max_new_tokens", "16",
+                            "--eval_generate_samples", "4", "--max_length", "256"])
+    lead = lead_3.run(["--data_dir", news_dir, "--output_dir", str(tmp_path / "lead-3"),
+                       "--tokenizer_name", tiny_model_dir])
+    with open(zero_shot / "all_results.json") as handle:
+        zero = json.load(handle)
+    predict_keys = {key for key in GENERATION_KEYS if key.startswith("predict_")}
+    assert predict_keys <= set(zero) and predict_keys <= set(lead)
+    assert zero["method"] == "zero-shot" and zero["trainable_params"] == 0
+    assert lead["method"] == "lead-3" and lead["predict_samples"] == zero["predict_samples"] == 8
+    with open(tmp_path / "lead-3" / "generated_predictions.jsonl") as handle:
+        rows = [json.loads(line) for line in handle]
+    import csv
+
+    with open(os.path.join(news_dir, "test.csv"), newline="") as handle:
+        articles = {row["id"]: row["article"] for row in csv.DictReader(handle)}
+    for row in rows:
+        assert row["prediction"].split("\n") == split_sentences(" ".join(articles[row["id"]].split("\n")))[:3]
+    assert 0 < lead["predict_rouge1"] <= 1

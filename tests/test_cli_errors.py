@@ -119,3 +119,18 @@ def test_nothing_to_do(tmp_path, tiny_model_dir, news_dir, capsys):
             "--output_dir", str(tmp_path / "o"), "--eval_strategy", "no", "--save_strategy", "no",
             "--load_best_model_at_end", "false"]
     assert "nothing to do: pass --do_train" in fail(args, capsys)
+
+
+def test_generation_settings_are_checked(tmp_path, tiny_model_dir, news_dir, capsys):
+    args = base_args(tiny_model_dir, news_dir, str(tmp_path / "o"), "--eval_generate_samples", "0")
+    assert "--eval_generate_samples must be at least 1" in fail(args, capsys)
+    args = base_args(tiny_model_dir, news_dir, str(tmp_path / "o"), "--max_length", "450", "--predict_with_generate",
+                     "--generation_max_new_tokens", "128")
+    assert "--max_length 450 + --generation_max_new_tokens 128 = 578 exceeds the model's 512-token context" in \
+        fail(args, capsys)
+
+
+def test_baseline_refuses_training(tmp_path, tiny_model_dir, news_dir, capsys):
+    args = base_args(tiny_model_dir, news_dir, str(tmp_path / "o"))
+    args[1] = "zero-shot"
+    assert "--method zero-shot is a baseline that does not train; drop --do_train" in fail(args, capsys)

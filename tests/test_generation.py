@@ -1,0 +1,101 @@
+"""Generation-based evaluation: prompt-only, left-padded, prompt stripped, identical alone and in a batch,
+soft prompt present, no logits kept."""
+
+import pytest
+import torch
+from datasets import Dataset
+
+from peft_methods import METHODS
+from summarization_data import PromptFormat, SummarizationCollator
+from summarization_data.tokenization import tokenize_batch
+from summarization_training import SummarizationTrainer, SummarizationTrainingArguments
+
+from .conftest import make_tiny_gpt2
+from .test_methods import CONFIGS
+
+ARTICLES = [
+    "Rain fell in Oslo on Monday.",
+    "Officials in Lyon said on Friday that a new bridge over the river will open next spring after years of work.",
+    "A fire destroyed a warehouse in Porto. Nobody was hurt, firefighters said, but the damage runs to millions.",
+]
+
+
+def tokenized(tokenizer, n=3):
+    batch = {"id": [f"x{i}" for i in range(n)], "article": ARTICLES[:n],
+             "highlights": [f"Summary number {i}.\nSecond line." for i in range(n)]}
+    return Dataset.from_dict(tokenize_batch(batch, tokenizer, PromptFormat(max_length=128, min_article_tokens=1),
+                                            "article", "highlights"))
+
+
+def trainer_for(model, tokenizer, tmp_path, batch_size, **overrides):
+    args = SummarizationTrainingArguments(
+        output_dir=str(tmp_path), per_device_eval_batch_size=batch_size, predict_with_generate=True,
+        generation_num_beams=1, generation_max_new_tokens=12, no_repeat_ngram_size=0, report_to="none",
+        eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
+        **overrides)
+    return SummarizationTrainer(model=model, args=args, processing_class=tokenizer, method=METHODS["full"])
+
+
+def build(name, tokenizer):
+    model = METHODS[name].build(make_tiny_gpt2(seed=3), CONFIGS[name], tokenizer)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if p.requires_grad and ("lora_B" in n or "prompt" in n):
+                p.normal_(std=0.5)  # a "trained" adapter that changes the output
+    return model.eval()
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_summary_is_the_same_alone_and_inside_a_left_padded_batch(name, tokenizer, tmp_path):
+    model = build(name, tokenizer)
+    dataset = tokenized(tokenizer)
+    together = trainer_for(model, tokenizer, tmp_path, batch_size=3).generate_summaries(dataset)
+    alone = trainer_for(model, tokenizer, tmp_path, batch_size=1).generate_summaries(dataset)
+    assert together.predictions == alone.predictions
+    assert together.lengths == alone.lengths
+    assert together.ids == ["x0", "x1", "x2"]
+    assert together.references == [f"Summary number {i}.\nSecond line." for i in range(3)]
+
+
+@pytest.mark.parametrize("name", ["full", "prompt"])
+def test_prompt_is_stripped_and_output_equals_a_plain_generate_call(name, tokenizer, tmp_path):
+    model = build(name, tokenizer)
+    dataset = tokenized(tokenizer)
+    result = trainer_for(model, tokenizer, tmp_path, batch_size=3).generate_summaries(dataset)
+    for example, prediction in zip(dataset, result.predictions):
+        prompt = torch.tensor([example["prompt_input_ids"]])
+        output = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=12,
+                                do_sample=False, pad_token_id=tokenizer.eos_token_id)
+        assert output[0, : prompt.shape[1]].tolist() == example["prompt_input_ids"]
+        new = output[0, prompt.shape[1]:].tolist()
+        new = new[: new.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in new else new
+        assert prediction == tokenizer.decode(new, skip_special_tokens=True).strip()
+        assert "TL;DR" not in prediction
+
+
+def test_soft_prompt_is_present_during_generation(tokenizer, tmp_path):
+    tuned = build("prompt", tokenizer)
+    base = make_tiny_gpt2(seed=3).eval()
+    dataset = tokenized(tokenizer)
+    with_prompt = trainer_for(tuned, tokenizer, tmp_path, 3).generate_summaries(dataset).predictions
+    without = trainer_for(base, tokenizer, tmp_path, 3).generate_summaries(dataset).predictions
+    assert with_prompt != without
+
+
+def test_eval_keeps_no_logits_peak_memory_does_not_grow_with_examples(tokenizer, tmp_path, news_dir):
+    """Keeping logits would cost length x 50,257 x 4 bytes (~50 MB) per example: 40 more examples, 2 GB."""
+    from summarization_data import load_summarization_splits, tokenize_splits
+    from trainer_callbacks import PeakMemoryCallback, insert_before_reporters
+
+    raw = load_summarization_splits({"validation": f"{news_dir}/validation.csv"})["validation"]
+    many = Dataset.from_list([raw[i % len(raw)] for i in range(48)])
+    data = tokenize_splits({"few": many.select(range(8)), "many": many}, tokenizer, PromptFormat(max_length=256))
+    peaks = {}
+    for split in ("few", "many", "few"):  # "few" twice: the first run also pays one-off allocations
+        trainer = trainer_for(make_tiny_gpt2(), tokenizer, tmp_path, batch_size=4, eval_generate_samples=4)
+        trainer.data_collator = SummarizationCollator(tokenizer.eos_token_id)
+        insert_before_reporters(trainer, [PeakMemoryCallback()])
+        metrics = trainer.evaluate(data[split])
+        peaks[split] = metrics["eval_peak_host_memory_mb"]
+        assert metrics["eval_samples"] == len(data[split]) and metrics["eval_generated_samples"] == 4
+    assert peaks["many"] - peaks["few"] < 300, peaks
