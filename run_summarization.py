@@ -182,17 +182,10 @@ def report_metrics(trainer, split: str, metrics: dict) -> None:
     trainer.save_metrics(split, metrics)
 
 
-def check_context_window(model, data_args, training_args) -> None:
+def check_context_window(model, data_args) -> None:
     window = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
-    needed = data_args.max_length + (training_args.generation_max_new_tokens
-                                     if training_args.predict_with_generate else 0)
-    if window is not None and needed > window:
-        raise BadInputError(
-            f"--max_length {data_args.max_length}"
-            + (f" + --generation_max_new_tokens {training_args.generation_max_new_tokens}"
-               if training_args.predict_with_generate else "")
-            + f" = {needed} exceeds the model's {window}-token context; lower them"
-        )
+    if window is not None and data_args.max_length > window:
+        raise BadInputError(f"--max_length {data_args.max_length} exceeds the model's {window}-token context")
 
 
 def write_predictions(generated, path: str) -> None:
@@ -251,12 +244,13 @@ def run(argv: list[str] | None = None) -> dict:
     logger.info("method %s: %s trainable of %s parameters (%.4f%%)", method.name, f"{trainable:,}",
                 f"{total:,}", 100 * trainable / total)
 
-    check_context_window(base_model, data_args, training_args)
+    check_context_window(base_model, data_args)
 
     # Tokenize with the soft prompt's positions budgeted.
     prompt_format = PromptFormat(
         separator=data_args.separator, max_length=data_args.max_length,
         num_virtual_tokens=getattr(model, "num_virtual_tokens", 0), min_article_tokens=data_args.min_article_tokens,
+        max_new_tokens=training_args.generation_max_new_tokens,
     )
     with training_args.main_process_first(desc="tokenizing"):
         tokenized = tokenize_splits(

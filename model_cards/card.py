@@ -1,12 +1,26 @@
-"""A run's `README.md`: Hub metadata (YAML) plus what the method is, what it cost and what it scored."""
+"""A run's `README.md`: Hub metadata (YAML, with a model-index of the test ROUGE) plus what the method is,
+what it cost, what it scored next to the baselines, and code that loads it and summarizes."""
 
 from __future__ import annotations
 
 import os
 
-from huggingface_hub import ModelCard, ModelCardData
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 PEFT_METHODS = {"prompt", "lora"}
+ROUGE = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rougeLsum": "ROUGE-Lsum"}
+EFFICIENCY = [("train_runtime", "training time (s)"), ("train_tokens_per_second", "training tokens/s"),
+              ("train_peak_accelerator_memory_mb", "peak accelerator memory, training (MB)"),
+              ("train_peak_host_memory_mb", "peak host memory, training (MB)"),
+              ("predict_runtime", "test generation time (s)"),
+              ("predict_peak_accelerator_memory_mb", "peak accelerator memory, test (MB)"),
+              ("predict_peak_host_memory_mb", "peak host memory, test (MB)")]
+LOAD = {
+    "lora": "base = AutoModelForCausalLM.from_pretrained(BASE)\nmodel = PeftModel.from_pretrained(base, REPO_OR_DIR)",
+    "full": "model = AutoModelForCausalLM.from_pretrained(REPO_OR_DIR)",
+    "head": "model, tokenizer = load_trained_model(RUN_DIR)  # base model + the trained head weights",
+}
+LOAD["prompt"] = LOAD["lora"]
 
 
 def format_number(value) -> str:
@@ -17,42 +31,103 @@ def format_number(value) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def percent(results: dict, key: str) -> str:
+    return "n/a" if results.get(key) is None else f"{100 * results[key]:.2f}"
+
+
+def eval_results(results: dict, dataset_name: str, split: str = "test") -> list[EvalResult] | None:
+    """The model-index: test ROUGE F1 in percent; None without predict scores."""
+    found = [key for key in ROUGE if results.get(f"predict_{key}") is not None]
+    return [EvalResult(task_type="summarization", task_name="Summarization", dataset_type=dataset_name,
+                       dataset_name=dataset_name, dataset_split=split, metric_type=key, metric_name=ROUGE[key],
+                       metric_value=round(100 * results[f"predict_{key}"], 2)) for key in found] or None
+
+
+def usage_snippet(method: str, base_model: str, separator: str, generation: dict, max_length: int,
+                  repo_id: str | None) -> str:
+    """Code that loads this run and summarizes `article` the way evaluation did."""
+    if method == "lead-3":
+        return "Lead-3 needs no model: the summary is the article's first three sentences.\n"
+    if method not in LOAD:  # zero-shot: the untouched base model
+        method, repo_id = "full", base_model
+    target = repr(repo_id) if repo_id else '"path/to/run_dir"  # this folder, or its Hub repo id'
+    header = ["from peft_methods.loading import load_trained_model  # this project's code",
+              f"RUN_DIR = {target}"] if method == "head" else [
+        "import torch", "from transformers import AutoModelForCausalLM, AutoTokenizer",
+        *(["from peft import PeftModel"] if method in PEFT_METHODS else []),
+        f"BASE = {base_model!r}", f"REPO_OR_DIR = {target}", "tokenizer = AutoTokenizer.from_pretrained(BASE)"]
+    if method == "head":
+        header.insert(0, "import torch")
+    virtual = " - model.active_peft_config.num_virtual_tokens" if method == "prompt" else ""
+    kwargs = ", ".join(f"{key}={value!r}" for key, value in generation.items())
+    lines = [*header, f"SEPARATOR = {separator!r}", LOAD[method], "model.eval()", "",
+             'article = "..."  # the news article to summarize',
+             "# As in training: the article (cut to fit) + separator tokens; the summary follows.",
+             "sep = tokenizer(SEPARATOR, add_special_tokens=False)[\"input_ids\"]",
+             f"budget = {max_length}{virtual} - len(sep)",
+             "prompt = tokenizer(article, add_special_tokens=False)[\"input_ids\"][:budget] + sep",
+             'ids = {"input_ids": torch.tensor([prompt]), "attention_mask": torch.ones(1, len(prompt), dtype=torch.long)}',
+             "with torch.no_grad():",
+             f"    out = model.generate(**ids, {kwargs + ', ' if kwargs else ''}pad_token_id=tokenizer.eos_token_id)",
+             "# generate returns the prompt ids + the new tokens (PEFT's too, without the virtual tokens)",
+             "summary = tokenizer.decode(out[0, ids[\"input_ids\"].shape[1]:], skip_special_tokens=True).strip()",
+             "print(summary)"]
+    snippet = "```python\n" + "\n".join(lines) + "\n```\n"
+    if method == "head":
+        snippet += ("\nOr with the project's command line (article on stdin):\n\n"
+                    "```bash\npython summarize.py --run_dir RUN_DIR < article.txt\n```\n")
+    return snippet
+
+
 def build_model_card(results: dict, hyperparameters: dict, base_model: str, dataset_name: str,
-                     method_description: str) -> ModelCard:
+                     method_description: str, separator: str, generation: dict | None = None,
+                     baselines: dict | None = None, repo_id: str | None = None,
+                     license: str | None = None) -> ModelCard:
     method = results["method"]
+    peft = method in PEFT_METHODS
+    model_name = repo_id or f"{os.path.basename(base_model.rstrip('/'))}-{method}-summarization"
     data = ModelCardData(
-        base_model=base_model,
-        library_name="peft" if method in PEFT_METHODS else "transformers",
-        pipeline_tag="text-generation",
-        datasets=[dataset_name] if dataset_name else None,
-        tags=["summarization", "cnn-dailymail", f"method-{method}"] + (["peft"] if method in PEFT_METHODS else []),
+        base_model=base_model, library_name="peft" if peft else "transformers", pipeline_tag="text-generation",
+        datasets=[dataset_name] if dataset_name else None, metrics=["rouge"], license=license,
+        tags=["summarization", method] + (["peft", "prompt-tuning" if method == "prompt" else "lora"] if peft else []),
+        model_name=model_name, eval_results=eval_results(results, dataset_name),
     )
-    rows = "\n".join(f"| `{key}` | {format_number(value)} |" for key, value in sorted(results.items()))
     hyper = "\n".join(f"| `{key}` | {format_number(value)} |" for key, value in sorted(hyperparameters.items()))
-    body = f"""
-# {base_model} fine-tuned for news summarization ({method})
-
-Method: **{method_description}**.
-
-Trainable parameters: {format_number(results.get('trainable_params'))} of {format_number(results.get('total_params'))}
-({format_number(results.get('trainable_percent'))}%).
-
-## Results
-
-| metric | value |
-|---|---|
-{rows}
-
-## Hyperparameters
-
-| name | value |
-|---|---|
-{hyper}
-"""
-    return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
+    efficiency = "\n".join(f"| {label} | {format_number(results.get(key))} |" for key, label in EFFICIENCY
+                           if key in results)
+    no_gpu = any(results.get(key) is None for key in results if "accelerator_memory" in key)
+    tests = "\n".join(
+        f"| {name} | {percent(results, f'predict_{key}')} | "
+        f"[{percent(results, f'predict_{key}_ci_low')}, {percent(results, f'predict_{key}_ci_high')}] |"
+        for key, name in ROUGE.items())
+    sections = [
+        f"# {model_name}\n\n{base_model} fine-tuned for news summarization on {dataset_name}.\n",
+        f"## Method\n\n**{method}**: {method_description}.\n\nTrainable parameters: "
+        f"{format_number(results.get('trainable_params'))} of {format_number(results.get('total_params'))} "
+        f"({format_number(results.get('trainable_percent'))}%).\n",
+        f"## Hyperparameters\n\n| name | value |\n|---|---|\n{hyper}\n",
+    ]
+    if efficiency:
+        note = "\nn/a: not measured on this hardware (no GPU was used, so there is no accelerator memory).\n"
+        sections.append(f"## Efficiency\n\n| measure | value |\n|---|---|\n{efficiency}\n" + (note if no_gpu else ""))
+    if eval_results(results, dataset_name):
+        sections.append(f"## Test results\n\nROUGE F1 (%) on the {dataset_name} test split"
+                        f" ({format_number(results.get('predict_samples'))} articles), 95% bootstrap interval.\n\n"
+                        f"| metric | F1 | 95% interval |\n|---|---|---|\n{tests}\n")
+    if baselines:
+        rows = "\n".join(f"| {name} | " + " | ".join(percent(scores, f"predict_{key}") for key in ROUGE) + " |"
+                         for name, scores in [(f"this model ({method})", results), *baselines.items()])
+        sections.append("## Baselines\n\nTest ROUGE F1 (%) of the baselines, for context.\n\n"
+                        "| model | " + " | ".join(ROUGE.values()) + " |\n|---|---|---|---|---|\n" + rows + "\n")
+    sections.append(f"## Prompt format\n\nInput: the article's tokens, then the separator {separator!r}; the model "
+                    "continues with the summary and an end-of-text token. Only the summary is scored.\n")
+    sections.append("## Usage\n\n" + usage_snippet(method, base_model, separator, generation or {},
+                                                   hyperparameters.get("max_length") or 512, repo_id))
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(sections))
 
 
 def write_model_card(output_dir: str, **kwargs) -> str:
+    """Writes `output_dir/README.md` (keyword arguments of `build_model_card`); returns its path."""
     path = os.path.join(output_dir, "README.md")
     build_model_card(**kwargs).save(path)
     return path

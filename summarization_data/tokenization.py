@@ -3,7 +3,9 @@
 Each example keeps three id lists:
 - `input_ids`: article (truncated to fit) + separator + summary + EOS, what training sees;
 - `labels`: -100 on article and separator, the summary and EOS otherwise;
-- `prompt_input_ids`: article + separator, what generation starts from.
+- `prompt_input_ids`: article + separator, what generation starts from. The article is cut so that
+  prompt + `max_new_tokens` fits in `max_length`: the summary gets the same room at generation as in
+  training, and the cut does not depend on the reference (so `summarize.py` reproduces it exactly).
 Padding is added later by the collator, so padding never needs to be told apart from EOS by id.
 """
 
@@ -29,10 +31,19 @@ class PromptFormat:
     max_length: int = 512
     num_virtual_tokens: int = 0  # soft-prompt positions the model prepends; they count against max_length
     min_article_tokens: int = 32
+    max_new_tokens: int = 128  # room kept for the summary when generating
 
     def article_budget(self, num_separator_tokens: int, num_summary_tokens: int) -> int:
         """Article tokens that fit once soft prompt, separator, summary and EOS have their room."""
         return self.max_length - self.num_virtual_tokens - num_separator_tokens - num_summary_tokens - 1
+
+    def generation_article_budget(self, num_separator_tokens: int) -> int:
+        return self.max_length - self.num_virtual_tokens - num_separator_tokens - self.max_new_tokens
+
+
+def generation_prompt(article_ids: list[int], separator_ids: list[int], prompt_format: PromptFormat) -> list[int]:
+    """What generation starts from: the article cut to the generation budget, then the separator."""
+    return article_ids[: prompt_format.generation_article_budget(len(separator_ids))] + separator_ids
 
 
 def check_budget(prompt_format: PromptFormat, num_separator_tokens: int) -> None:
@@ -43,6 +54,13 @@ def check_budget(prompt_format: PromptFormat, num_separator_tokens: int) -> None
             f"({prompt_format.num_virtual_tokens}), separator ({num_separator_tokens}) and EOS leave {room} tokens "
             f"for article + summary, fewer than --min_article_tokens {prompt_format.min_article_tokens} + a summary; "
             "raise --max_length"
+        )
+    if prompt_format.generation_article_budget(num_separator_tokens) < prompt_format.min_article_tokens:
+        raise BadInputError(
+            f"--max_length {prompt_format.max_length} leaves "
+            f"{prompt_format.generation_article_budget(num_separator_tokens)} article tokens for generation after "
+            f"the soft prompt, separator and --generation_max_new_tokens {prompt_format.max_new_tokens}; "
+            "raise --max_length or lower --generation_max_new_tokens"
         )
 
 
@@ -61,7 +79,7 @@ def tokenize_batch(batch, tokenizer, prompt_format: PromptFormat, text_column: s
         out["id"].append(example_id)
         out["input_ids"].append(prompt + summary + [eos])
         out["labels"].append([IGNORE_INDEX] * len(prompt) + summary + [eos])
-        out["prompt_input_ids"].append(prompt)
+        out["prompt_input_ids"].append(generation_prompt(article, separator_ids, prompt_format))
     return out
 
 

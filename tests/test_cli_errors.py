@@ -124,10 +124,12 @@ def test_nothing_to_do(tmp_path, tiny_model_dir, news_dir, capsys):
 def test_generation_settings_are_checked(tmp_path, tiny_model_dir, news_dir, capsys):
     args = base_args(tiny_model_dir, news_dir, str(tmp_path / "o"), "--eval_generate_samples", "0")
     assert "--eval_generate_samples must be at least 1" in fail(args, capsys)
-    args = base_args(tiny_model_dir, news_dir, str(tmp_path / "o"), "--max_length", "450", "--predict_with_generate",
+    args = base_args(tiny_model_dir, news_dir, str(tmp_path / "o"), "--max_length", "600")
+    assert "--max_length 600 exceeds the model's 512-token context" in fail(args, capsys)
+    args = base_args(tiny_model_dir, news_dir, str(tmp_path / "o"), "--max_length", "160",
                      "--generation_max_new_tokens", "128")
-    assert "--max_length 450 + --generation_max_new_tokens 128 = 578 exceeds the model's 512-token context" in \
-        fail(args, capsys)
+    assert "--max_length 160 leaves 27 article tokens for generation after the soft prompt, separator and " \
+           "--generation_max_new_tokens 128" in fail(args, capsys)
 
 
 def test_baseline_refuses_training(tmp_path, tiny_model_dir, news_dir, capsys):

@@ -39,13 +39,17 @@ def test_labels_mask_article_and_separator_and_keep_summary_and_eos(tokenizer):
 def test_article_is_truncated_never_the_summary_and_soft_prompt_is_budgeted(tokenizer):
     article = " ".join(f"word{i}" for i in range(400))
     summary = "A short summary of many words.\nA second line."
+    article_ids, sep_ids = encode(tokenizer, article), encode(tokenizer, "\nTL;DR:")
     summary_ids = encode(tokenizer, " " + summary)
     for virtual in (0, 6):
-        example = one(tokenizer, article, summary, max_length=96, num_virtual_tokens=virtual)
+        example = one(tokenizer, article, summary, max_length=96, num_virtual_tokens=virtual, max_new_tokens=40)
         assert len(example["input_ids"]) + virtual == 96
-        assert example["input_ids"][-len(summary_ids) - 1:-1] == summary_ids
-        assert example["input_ids"][: len(example["prompt_input_ids"]) - len(encode(tokenizer, "\nTL;DR:"))] == \
-            encode(tokenizer, article)[: 96 - virtual - len(summary_ids) - 1 - len(encode(tokenizer, "\nTL;DR:"))]
+        assert example["input_ids"][-len(summary_ids) - 1:] == summary_ids + [tokenizer.eos_token_id]
+        training_budget = 96 - virtual - len(sep_ids) - len(summary_ids) - 1
+        assert example["input_ids"][:training_budget + len(sep_ids)] == article_ids[:training_budget] + sep_ids
+        # Generation starts from the article cut so that prompt + 40 new tokens fit in 96, whatever the reference.
+        assert example["prompt_input_ids"] == article_ids[:96 - virtual - len(sep_ids) - 40] + sep_ids
+        assert len(example["prompt_input_ids"]) + virtual + 40 == 96
 
 
 def test_example_whose_summary_cannot_fit_is_dropped_and_counted(tokenizer, caplog):
@@ -54,7 +58,8 @@ def test_example_whose_summary_cannot_fit_is_dropped_and_counted(tokenizer, capl
         "id": ["a", "b"], "article": ["Short article text here. " * 20] * 2, "highlights": ["Fits.", long_summary],
     })})
     with caplog.at_level("WARNING"):
-        tokenized = tokenize_splits(raw, tokenizer, PromptFormat(max_length=128), load_from_cache_file=False)
+        tokenized = tokenize_splits(raw, tokenizer, PromptFormat(max_length=128, max_new_tokens=32),
+                                   load_from_cache_file=False)
     assert tokenized["train"]["id"] == ["a"]
     assert "dropped 1 of 2" in caplog.text
 

@@ -1,0 +1,321 @@
+"""One comparison report from several run folders: a markdown table of cost and quality plus three plots.
+
+    python -m reporting.report RUN_DIR [RUN_DIR ...] --output_dir DIR
+    python -m reporting.report PARENT_DIR --output_dir DIR     # every subfolder of PARENT_DIR is a run
+
+A run folder holds `all_results.json` (written by run_summarization.py or a baseline script) and, for trained
+runs, `trainer_state.json`. A folder without `all_results.json` is reported as a failed run, with the first
+line of its `error.txt` when there is one. Writes DIR/REPORT.md, DIR/loss_curves.png, DIR/rouge.png and
+DIR/frontier.png, and prints the REPORT.md path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .plots import method_colours, plot_frontier, plot_loss_curves, plot_rouge_bars
+
+RESULTS_NAME = "all_results.json"
+STATE_NAME = "trainer_state.json"
+ERROR_NAME = "error.txt"
+BASELINES = ("lead-3", "zero-shot")
+METHOD_ORDER = (*BASELINES, "prompt", "lora", "head", "full")
+ROUGE_TYPES = (("rouge1", "ROUGE-1"), ("rouge2", "ROUGE-2"), ("rougeL", "ROUGE-L"), ("rougeLsum", "ROUGE-Lsum"))
+DEFAULT_TITLE = "CNN/DailyMail summarization: parameter-efficient fine-tuning compared"
+RUN_MARKERS = (RESULTS_NAME, STATE_NAME, ERROR_NAME, "run_results.json", "train_results.json", "config.json",
+               "adapter_config.json", "training_args.bin")
+NA = "n/a"
+
+
+# ---------------------------------------------------------------- reading run folders
+
+
+def _read_json(path: str):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def _first_line(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.strip():
+                    return line.strip()
+    except OSError:
+        return None
+    return None
+
+
+def is_run_folder(path: str) -> bool:
+    """Has a file a run writes, or only Trainer checkpoints as subfolders (a run that died mid-training)."""
+    if any(os.path.exists(os.path.join(path, name)) for name in RUN_MARKERS):
+        return True
+    subfolders = [name for name in os.listdir(path) if os.path.isdir(os.path.join(path, name))]
+    return bool(subfolders) and all(name.startswith("checkpoint-") for name in subfolders)
+
+
+def find_run_dirs(paths: list[str], exclude: str | None = None) -> list[str]:
+    """Run folders from the arguments: a folder with run files is a run; a folder without them but with
+    subfolders is a parent whose (non-hidden) subfolders are each a run. `exclude` (the report's own output
+    folder) is never taken for a run."""
+    found = []
+    skip = os.path.abspath(exclude) if exclude else None
+    for path in paths:
+        if os.path.isdir(path) and not is_run_folder(path):
+            children = sorted(os.path.join(path, name) for name in os.listdir(path)
+                              if not name.startswith(".") and os.path.isdir(os.path.join(path, name)))
+            children = [child for child in children if os.path.abspath(child) != skip]
+            if children:
+                found.extend(children)
+                continue
+        found.append(path)
+    return found
+
+
+def load_run(run_dir: str) -> dict:
+    """A run as one dict: the all_results.json keys plus `run_dir`, `name` (folder name), `log_history`,
+    `failed` and `error` (first line of error.txt, or why the folder is not a finished run)."""
+    run = {"run_dir": run_dir, "name": os.path.basename(os.path.normpath(run_dir)), "log_history": []}
+    results = _read_json(os.path.join(run_dir, RESULTS_NAME)) if os.path.isdir(run_dir) else None
+    error = _first_line(os.path.join(run_dir, ERROR_NAME))
+    if not os.path.isdir(run_dir):
+        error = "folder not found"
+    elif results is None:
+        error = error or (f"no {RESULTS_NAME}" if not os.path.exists(os.path.join(run_dir, RESULTS_NAME))
+                          else f"{RESULTS_NAME} is not a readable JSON object")
+    if isinstance(results, dict):
+        run.update(results)
+    run["failed"] = error is not None
+    run["error"] = error
+    state = _read_json(os.path.join(run_dir, STATE_NAME))
+    if isinstance(state, dict) and isinstance(state.get("log_history"), list):
+        run["log_history"] = [entry for entry in state["log_history"] if isinstance(entry, dict)]
+    run["baseline"] = (not run["failed"]) and is_baseline(run)
+    return run
+
+
+def is_baseline(run: dict) -> bool:
+    return run.get("method") in BASELINES
+
+
+def sort_key(run: dict) -> tuple:
+    method = run.get("method")
+    rank = METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
+    return (1 if run["failed"] else 0, rank, str(method or ""), run["name"])
+
+
+def label_runs(runs: list[dict]) -> None:
+    """`label`: the method name, or `method (folder)` when two runs share a method."""
+    counts = {}
+    for run in runs:
+        counts[run.get("method")] = counts.get(run.get("method"), 0) + 1
+    for run in runs:
+        method = run.get("method")
+        if not method:
+            run["label"] = run["name"]
+        elif counts[method] > 1 and run["name"] != method:
+            run["label"] = f"{method} ({run['name']})"
+        else:
+            run["label"] = str(method)
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if value == value else None  # NaN counts as missing
+
+
+def format_count(value) -> str:
+    value = _number(value)
+    return NA if value is None else f"{round(value):,}"
+
+
+def format_fixed(value, digits: int) -> str:
+    value = _number(value)
+    return NA if value is None else f"{value:,.{digits}f}"
+
+
+def format_percent_share(value) -> str:
+    """Trainable share in % with three significant digits (0.0155, 3.65, 100)."""
+    value = _number(value)
+    if value is None:
+        return NA
+    return "0" if value == 0 else f"{value:.3g}"
+
+
+def format_duration(seconds) -> str:
+    """`42.1 s` under a minute, `12 min 05 s` under an hour, else `2 h 03 min`."""
+    seconds = _number(seconds)
+    if seconds is None:
+        return NA
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+def format_rouge(run: dict, key: str) -> str:
+    """F1 in % with one decimal, with the 95% bootstrap interval when known: `31.2 (30.1–32.4)`."""
+    value = _number(run.get(key))
+    if value is None:
+        return NA
+    low, high = _number(run.get(f"{key}_ci_low")), _number(run.get(f"{key}_ci_high"))
+    text = f"{100 * value:.1f}"
+    if low is not None and high is not None:
+        text += f" ({100 * low:.1f}–{100 * high:.1f})"
+    return text
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def method_cell(run: dict) -> str:
+    label = run["label"]
+    if run["failed"]:
+        error = run["error"] if len(run["error"]) <= 160 else run["error"][:157] + "..."
+        return f"{label} **failed**: {error}"
+    return f"{label} (baseline)" if run["baseline"] else label
+
+
+COLUMNS = (
+    ("method", method_cell),
+    ("trainable params", lambda r: format_count(r.get("trainable_params"))),
+    ("trainable %", lambda r: format_percent_share(r.get("trainable_percent"))),
+    ("train time", lambda r: format_duration(r.get("train_runtime"))),
+    ("tokens/s", lambda r: format_fixed(r.get("train_tokens_per_second"), 0)),
+    ("peak accel. MB", lambda r: format_fixed(r.get("train_peak_accelerator_memory_mb"), 0)),
+    ("peak host MB", lambda r: format_fixed(r.get("train_peak_host_memory_mb"), 0)),
+    ("eval loss", lambda r: format_fixed(r.get("eval_loss"), 3)),
+    ("test loss", lambda r: format_fixed(r.get("predict_loss"), 3)),
+    *((title, lambda r, k=key: format_rouge(r, f"predict_{k}")) for key, title in ROUGE_TYPES),
+    ("gen len", lambda r: format_fixed(r.get("predict_gen_len"), 1)),
+)
+
+
+def format_table(runs: list[dict]) -> str:
+    lines = ["| " + " | ".join(title for title, _ in COLUMNS) + " |",
+             "|" + "|".join(":---" if index == 0 else "---:" for index in range(len(COLUMNS))) + "|"]
+    for run in runs:
+        lines.append("| " + " | ".join(_cell(render(run)) for _, render in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def _distinct(runs: list[dict], key: str) -> list:
+    values = []
+    for run in runs:
+        value = run.get(key)
+        if value is not None and value not in values:
+            values.append(value)
+    return values
+
+
+def describe_runs(runs: list[dict]) -> str:
+    finished = [r for r in runs if not r["failed"]]
+    trained = [r for r in finished if not r["baseline"]]
+    baselines = [r for r in finished if r["baseline"]]
+    failed = len(runs) - len(finished)
+    models = _distinct([r for r in finished if r.get("method") != "lead-3"], "base_model")
+    samples = [format_count(s) for s in _distinct(finished, "predict_samples")]
+    model_text = ", ".join(f"`{m}`" for m in models) if models else NA
+    sample_text = " / ".join(samples) if samples else NA
+    return (f"{len(runs)} runs ({len(trained)} trained, {len(baselines)} baselines, {failed} failed); "
+            f"base model: {model_text}; test samples: {sample_text}.")
+
+
+HOW_TO_READ = """\
+## How to read this
+
+- **ROUGE** cells are test-set F1 in %, with the 95% bootstrap interval over test examples in brackets;
+  runs whose intervals do not overlap differ by more than resampling noise.
+- **ROUGE-Lsum** is the summary-level ROUGE-L (longest common subsequence computed per sentence and
+  unioned over the summary) that papers report on CNN/DailyMail; plain **ROUGE-L** treats the summary as one
+  sequence and is lower.
+- **tokens/s** counts non-padding tokens processed per second of training, excluding evaluation time.
+  **peak accel. MB** is the peak accelerator memory allocated during training (n/a on CPU);
+  **peak host MB** is the peak resident host memory.
+- **eval loss** / **test loss** are cross-entropy per summary token on the validation and test splits;
+  **gen len** is the mean length of the generated summaries in tokens.
+- Baselines (lead-3: the article's first three sentences; zero-shot: the untuned model) train nothing, so
+  their cost columns are 0 or n/a; they are drawn as horizontal lines on the frontier plot.
+"""
+
+
+# ---------------------------------------------------------------- the report
+
+
+def build_report(run_dirs: list[str], output_dir: str, title: str = DEFAULT_TITLE) -> str:
+    """Write REPORT.md and loss_curves.png, rouge.png, frontier.png into `output_dir`; return REPORT.md's path.
+    `run_dirs` are run folders, or a parent folder whose subfolders are runs."""
+    os.makedirs(output_dir, exist_ok=True)
+    runs = sorted((load_run(path) for path in find_run_dirs(list(run_dirs), exclude=output_dir)), key=sort_key)
+    label_runs(runs)
+    finished = [r for r in runs if not r["failed"]]
+    colours = method_colours([r["label"] for r in finished])
+
+    histories = {r["label"]: r["log_history"] for r in finished if r["log_history"] and not r["baseline"]}
+    plot_loss_curves(histories, os.path.join(output_dir, "loss_curves.png"),
+                     title="Training and validation loss per method", colours=colours)
+    plot_rouge_bars(finished, os.path.join(output_dir, "rouge.png"), colours=colours)
+    plot_frontier([r for r in finished if not r["baseline"]], [r for r in finished if r["baseline"]],
+                  os.path.join(output_dir, "frontier.png"), colours=colours)
+
+    folders = "\n".join(f"- {r['label']}: `{r['run_dir']}`" for r in runs)
+    text = f"""# {title}
+
+{describe_runs(runs)}
+
+{format_table(runs)}
+
+{HOW_TO_READ}
+## Plots
+
+Training and validation loss (trained methods; solid: training, dashed with markers: validation):
+
+![Training and validation loss](loss_curves.png)
+
+Test ROUGE-1 / ROUGE-2 / ROUGE-Lsum per method, with 95% bootstrap intervals:
+
+![ROUGE by method](rouge.png)
+
+Cost against quality: (a) trainable parameters, (b) training time, against test ROUGE-Lsum:
+
+![Cost vs. quality frontier](frontier.png)
+
+## Run folders
+
+{folders}
+"""
+    path = os.path.join(output_dir, "REPORT.md")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reporting.report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                        help="Run folders (each with all_results.json), or one parent folder whose subfolders are runs.")
+    parser.add_argument("--output_dir", required=True,
+                        help="Folder for REPORT.md and the PNG plots (created if missing).")
+    parser.add_argument("--title", default=DEFAULT_TITLE, help="Title line of REPORT.md.")
+    args = parser.parse_args(argv)
+    path = build_report(args.run_dirs, args.output_dir, title=args.title)
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
