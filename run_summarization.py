@@ -38,6 +38,7 @@ from summarization_data import (
     tokenize_splits,
 )
 from summarization_data.loading import resolve_data_files
+from summarization_data.tokenization import save_prompt_format
 from summarization_training import SummarizationTrainer, SummarizationTrainingArguments
 from trainer_callbacks import PeakMemoryCallback, ThroughputCallback, insert_before_reporters
 
@@ -292,6 +293,8 @@ def run(argv: list[str] | None = None) -> dict:
         trainer.save_state()
         plot_loss_curves({method.name: trainer.state.log_history}, os.path.join(training_args.output_dir,
                                                                                   "loss_curves.png"))
+    elif method.name in BASELINES:
+        trainer.save_model()  # a baseline's run folder records what it is, for summarize.py and reports
     if training_args.do_eval:
         metrics = trainer.evaluate()
         report_metrics(trainer, "eval", metrics)
@@ -302,6 +305,9 @@ def run(argv: list[str] | None = None) -> dict:
             write_predictions(trainer.last_generation, os.path.join(training_args.output_dir, PREDICTIONS_NAME))
 
     if trainer.is_world_process_zero():
+        # What summarize.py needs to reproduce this run's summaries.
+        save_prompt_format(prompt_format, training_args.output_dir)
+        training_args.generation_config(tokenizer).save_pretrained(training_args.output_dir)
         with open(os.path.join(training_args.output_dir, RESULTS_NAME)) as handle:
             results = json.load(handle)
         hyperparameters = {

@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-import math
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.transforms import offset_copy  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 
 DPI = 120
 ROUGE_BARS = (("rouge1", "ROUGE-1"), ("rouge2", "ROUGE-2"), ("rougeLsum", "ROUGE-Lsum"))
 _PALETTE = plt.get_cmap("tab10").colors
 # Same colour for a method in every figure; baselines in neutral tones.
 METHOD_COLOURS = {"prompt": _PALETTE[0], "lora": _PALETTE[1], "head": _PALETTE[2], "full": _PALETTE[3],
-                  "lead-3": "#555555", "zero-shot": "#999999"}
+                  "lead-3": "#333333", "zero-shot": "#777777"}
 
 
 def method_colours(names: list[str]) -> dict[str, tuple | str]:
-    """A stable colour per name: known methods keep theirs, others take the unused tab10 colours in order."""
+    """A stable colour per name: known methods keep theirs (the first run of a method, when several share one),
+    the others take the unused tab10 colours in order."""
     spare = [c for c in _PALETTE if c not in METHOD_COLOURS.values()]
     colours, used = {}, 0
     for name in names:
         key = name.split(" (")[0]
-        if key in METHOD_COLOURS:
+        if key in METHOD_COLOURS and METHOD_COLOURS[key] not in colours.values():
             colours[name] = METHOD_COLOURS[key]
         else:
             colours[name] = spare[used % len(spare)]
@@ -110,7 +110,7 @@ def plot_rouge_bars(rows: list[dict], path: str, title: str = "Test-set ROUGE F1
         axis.set_xticks([])
     width = 0.8 / len(ROUGE_BARS)
     shades = ("#4C72B0", "#DD8452", "#55A868")
-    for index, (key, name) in enumerate(ROUGE_BARS):
+    for index, (key, _) in enumerate(ROUGE_BARS):
         positions, heights, errors = [], [], [[], []]
         for group, row in enumerate(rows):
             value = _percent(row.get(f"{prefix}_{key}"))
@@ -121,7 +121,7 @@ def plot_rouge_bars(rows: list[dict], path: str, title: str = "Test-set ROUGE F1
             below, above = _interval(row, f"{prefix}_{key}") or (0.0, 0.0)
             errors[0].append(below)
             errors[1].append(above)
-        bars = axis.bar(positions, heights, width * 0.92, yerr=errors, capsize=3, color=shades[index], label=name,
+        bars = axis.bar(positions, heights, width * 0.92, yerr=errors, capsize=3, color=shades[index],
                         error_kw={"elinewidth": 1.0, "ecolor": "#222222"})
         for bar, above in zip(bars, errors[1]):
             axis.annotate(f"{bar.get_height():.1f}", (bar.get_x() + bar.get_width() / 2, bar.get_height() + above),
@@ -137,30 +137,108 @@ def plot_rouge_bars(rows: list[dict], path: str, title: str = "Test-set ROUGE F1
         top = max((_percent(r.get(f"{prefix}_{k}_ci_high")) or _percent(r.get(f"{prefix}_{k}")) or 0.0)
                   for r in rows for k, _ in ROUGE_BARS)
         axis.set_ylim(0, max(1.0, top * 1.15))
-        axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
-                    title="F1 (hatched: baseline)")
+        handles = [Patch(facecolor=shade, label=name) for shade, (_, name) in zip(shades, ROUGE_BARS)]
+        if any(r.get("baseline") for r in rows):
+            handles.append(Patch(facecolor="#bbbbbb", edgecolor="white", hatch="//", label="baseline (hatched)"))
+        axis.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
+                    title="ROUGE F1")
     axis.set_xlabel("method")
-    axis.set_ylabel("ROUGE F1 (%), bars: 95% bootstrap interval")
+    axis.set_ylabel("ROUGE F1 (%); whiskers: 95% bootstrap interval")
     axis.set_title(title)
     axis.grid(axis="y", alpha=0.3)
     axis.set_axisbelow(True)
     return _save(figure, path)
 
 
-def _spread_labels(values: list[float], min_gap: float) -> list[float]:
-    """Positions close to `values` (same order) at least `min_gap` apart, for labels that must not overlap."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    placed = [0.0] * len(values)
-    previous = -math.inf
-    for i in order:
-        placed[i] = max(values[i], previous + min_gap)
-        previous = placed[i]
-    shift = (sum(placed) - sum(values)) / max(1, len(values))  # re-centre the block around the originals
-    return [p - shift for p in placed]
+# Where a point's label may go, tried in order: (dx, dy) in points from the marker, horizontal and vertical
+# alignment. The far ones get a thin leader line back to the point.
+_LABEL_SPOTS = [(9, 0, "left", "center"), (-9, 0, "right", "center"), (7, 9, "left", "bottom"),
+                (7, -9, "left", "top"), (-7, 9, "right", "bottom"), (-7, -9, "right", "top"),
+                (0, 14, "center", "bottom"), (0, -14, "center", "top")]
+_LABEL_SPOTS += [(dx, dy, "left" if dx > 0 else "right", "center") for dy in (22, -22, 36, -36, 50, -50)
+                 for dx in (18, -18)]
+
+
+def _overlaps(box, others) -> bool:
+    return any(box.overlaps(other) for other in others)
+
+
+def _inside(box, frame) -> bool:
+    return box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0 and box.y1 <= frame.y1
+
+
+def _place_text(axis, xy, text: str, spots, obstacles: list, renderer, **style):
+    """Annotate `xy` at the first spot whose text box stays inside the axes and clear of `obstacles`
+    (display-space boxes), or at the first spot when none is free. Returns the label's display-space box."""
+    frame = axis.get_window_extent(renderer)
+    first = None
+    for dx, dy, ha, va in spots:
+        far = abs(dy) > 15 or abs(dx) > 15
+        annotation = axis.annotate(text, xy, xytext=(dx, dy), textcoords="offset points", ha=ha, va=va,
+                                   arrowprops={"arrowstyle": "-", "color": "#888888", "lw": 0.7,
+                                               "shrinkA": 1, "shrinkB": 5} if far else None, **style)
+        box = annotation.get_window_extent(renderer).expanded(1.04, 1.15)
+        if _inside(box, frame) and not _overlaps(box, obstacles):
+            if first is not None:
+                first[0].remove()
+            return box
+        if first is None:
+            first = (annotation, box)
+        else:
+            annotation.remove()
+    return first[1]
+
+
+def _label_panel(axis, drawn: list[dict], lines: list[dict], x_key: str, y_key: str, colours: dict) -> None:
+    """Labels for the baseline lines and the points, each placed clear of markers, whiskers and other labels.
+    Runs after the layout is final: it measures text in display space."""
+    from matplotlib.transforms import Bbox
+
+    renderer = axis.figure.canvas.get_renderer()
+    to_display = axis.transData.transform
+    obstacles = []
+    for point in drawn:
+        x, y = to_display((point[x_key], _percent(point[y_key])))
+        obstacles.append(Bbox.from_extents(x - 8, y - 8, x + 8, y + 8))
+        errors = _interval(point, y_key)
+        if errors is not None:
+            _, low = to_display((point[x_key], _percent(point[y_key]) - errors[0]))
+            _, high = to_display((point[x_key], _percent(point[y_key]) + errors[1]))
+            obstacles.append(Bbox.from_extents(x - 7, low - 2, x + 7, high + 2))
+    frame = axis.get_window_extent(renderer)
+    for baseline in lines:
+        y = _percent(baseline[y_key])
+        text = f"{baseline['label']} (baseline) {y:.1f}"
+        spots = []
+        for ha in ("left", "right"):
+            fraction = 0.01 if ha == "left" else 0.99
+            spots += [((fraction, y), ha, va, dy) for va, dy in (("bottom", 2), ("top", -2))]
+        chosen = None
+        for (fraction, level), ha, va, dy in spots:
+            label = axis.annotate(text, (fraction, level), xycoords=axis.get_yaxis_transform(), xytext=(0, dy),
+                                  textcoords="offset points", ha=ha, va=va, fontsize=8.5,
+                                  color=colours[baseline["label"]], fontstyle="italic")
+            box = label.get_window_extent(renderer).expanded(1.04, 1.1)
+            if _inside(box, frame) and not _overlaps(box, obstacles):
+                if chosen is not None:
+                    chosen[0].remove()
+                chosen = (label, box)
+                break
+            if chosen is None:
+                chosen = (label, box)
+            else:
+                label.remove()
+        obstacles.append(chosen[1])
+    for point in sorted(drawn, key=lambda p: p[x_key]):
+        y = _percent(point[y_key])
+        box = _place_text(axis, (point[x_key], y), f"{point['label']}  {y:.1f}", _LABEL_SPOTS, obstacles,
+                          renderer, fontsize=9, color=colours[point["label"]], fontweight="bold")
+        obstacles.append(box)
 
 
 def _frontier_panel(axis, points: list[dict], baselines: list[dict], x_key: str, colours: dict, log_x: bool,
-                    y_key: str) -> None:
+                    y_key: str) -> tuple[list[dict], list[dict]]:
+    """Points, whiskers, baseline lines and limits; returns (points drawn, baselines drawn) for labelling."""
     drawn = [p for p in points if p.get(x_key) is not None and p.get(y_key) is not None
              and (not log_x or p[x_key] > 0)]
     ys = [_percent(p[y_key]) for p in drawn]
@@ -169,6 +247,9 @@ def _frontier_panel(axis, points: list[dict], baselines: list[dict], x_key: str,
         axis.errorbar([point[x_key]], [y], yerr=None if errors is None else [[errors[0]], [errors[1]]],
                       fmt="o", markersize=8, capsize=4, color=colours[point["label"]], zorder=3)
     lines = [b for b in baselines if b.get(y_key) is not None]
+    for baseline in lines:
+        axis.axhline(_percent(baseline[y_key]), color=colours[baseline["label"]], linestyle=(0, (2, 2)),
+                     linewidth=1.6, zorder=1)
     all_y = ys + [_percent(b[y_key]) for b in lines]
     all_y += [_percent(p.get(f"{y_key}_ci_low")) for p in drawn if p.get(f"{y_key}_ci_low") is not None]
     all_y += [_percent(p.get(f"{y_key}_ci_high")) for p in drawn if p.get(f"{y_key}_ci_high") is not None]
@@ -178,30 +259,21 @@ def _frontier_panel(axis, points: list[dict], baselines: list[dict], x_key: str,
         xs = [p[x_key] for p in drawn]
         low, high = min(xs), max(xs)
         if log_x:
-            axis.set_xlim(low / 4, high * 4)
+            margin = max(5.0, (100.0 / (high / low)) ** 0.5)  # at least two decades: no crowded minor labels
+            axis.set_xlim(low / margin, high * margin)
+            axis.xaxis.set_minor_formatter(NullFormatter())
         else:
             span = (high - low) or max(abs(high), 1.0)
-            axis.set_xlim(max(0.0, low - 0.25 * span), high + 0.45 * span)
-    elif not lines:
-        _placeholder(axis, "no runs with this measurement")
+            axis.set_xlim(max(0.0, low - 0.3 * span), high + 0.3 * span)
+    else:
+        _placeholder(axis, "no trained run has this measurement")
+        axis.set_xticks([])
+        axis.minorticks_off()
     if all_y:
-        span = (max(all_y) - min(all_y)) or 1.0
+        span = max(max(all_y) - min(all_y), 2.0)
         axis.set_ylim(min(all_y) - 0.2 * span, max(all_y) + 0.2 * span)
-    y_low, y_high = axis.get_ylim()
-    gap = 0.06 * (y_high - y_low)
-    # Point labels to the right of each point, nudged apart vertically when points sit at similar heights.
-    shifted = offset_copy(axis.transData, fig=axis.figure, x=10, y=0, units="points")
-    for point, y, label_y in zip(drawn, ys, _spread_labels(ys, gap)):
-        axis.text(point[x_key], label_y, f"{point['label']}  {y:.1f}", transform=shifted, fontsize=9,
-                  va="center", ha="left", color=colours[point["label"]], fontweight="bold")
-    line_ys = [_percent(b[y_key]) for b in lines]
-    for baseline, y, label_y in zip(lines, line_ys, _spread_labels(line_ys, gap)):
-        colour = colours[baseline["label"]]
-        axis.axhline(y, color=colour, linestyle=":", linewidth=1.8, zorder=1)
-        axis.text(0.01, label_y, f"{baseline['label']} (baseline) {y:.1f}", transform=axis.get_yaxis_transform(),
-                  fontsize=8.5, color=colour, va="bottom", ha="left",
-                  bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.75, "pad": 1.0})
-    axis.grid(alpha=0.3, which="both" if log_x else "major")
+    axis.grid(alpha=0.3)
+    return drawn, lines
 
 
 def plot_frontier(points: list[dict], baselines: list[dict], path: str, prefix: str = "predict",
@@ -212,15 +284,22 @@ def plot_frontier(points: list[dict], baselines: list[dict], path: str, prefix: 
     colours = {**method_colours([r["label"] for r in points + baselines]), **(colours or {})}
     y_key = f"{prefix}_rougeLsum"
     figure, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5), dpi=DPI, sharey=True)
-    _frontier_panel(left, points, baselines, "trainable_params", colours, log_x=True, y_key=y_key)
+    panels = [(left, "trainable_params", True)]
     left.set_xlabel("trainable parameters (count, log scale)")
-    left.set_ylabel("ROUGE-Lsum F1 (%), bars: 95% bootstrap interval")
+    left.set_ylabel("ROUGE-Lsum F1 (%); whiskers: 95% bootstrap interval")
     left.set_title("(a) trainable parameters")
     times = [p["train_runtime"] for p in points if p.get("train_runtime")]
     log_time = bool(times) and min(times) > 0 and max(times) / min(times) > 30
-    _frontier_panel(right, points, baselines, "train_runtime", colours, log_x=log_time, y_key=y_key)
+    panels.append((right, "train_runtime", log_time))
     right.set_xlabel("training time (seconds" + (", log scale)" if log_time else ")"))
     right.set_title("(b) training time")
     right.tick_params(labelleft=True)
     figure.suptitle(title)
-    return _save(figure, path)
+    drawn = [_frontier_panel(axis, points, baselines, key, colours, log_x=log, y_key=y_key)
+             for axis, key, log in panels]
+    figure.tight_layout()  # labels are placed in display space, so the layout must be final first
+    for (axis, key, _), (panel_points, panel_lines) in zip(panels, drawn):
+        _label_panel(axis, panel_points, panel_lines, key, y_key, colours)
+    figure.savefig(path, dpi=DPI)
+    plt.close(figure)
+    return path

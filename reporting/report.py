@@ -230,7 +230,8 @@ def describe_runs(runs: list[dict]) -> str:
     samples = [format_count(s) for s in _distinct(finished, "predict_samples")]
     model_text = ", ".join(f"`{m}`" for m in models) if models else NA
     sample_text = " / ".join(samples) if samples else NA
-    return (f"{len(runs)} runs ({len(trained)} trained, {len(baselines)} baselines, {failed} failed); "
+    return (f"{len(runs)} run{'s' * (len(runs) != 1)} ({len(trained)} trained, {len(baselines)} "
+            f"baseline{'s' * (len(baselines) != 1)}, {failed} failed); "
             f"base model: {model_text}; test samples: {sample_text}.")
 
 

@@ -11,8 +11,10 @@ Padding is added later by the collator, so padding never needs to be told apart 
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass
+import os
+from dataclasses import asdict, dataclass
 
 from datasets import DatasetDict
 
@@ -21,6 +23,7 @@ from .errors import BadInputError
 logger = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100
+PROMPT_FORMAT_NAME = "prompt_format.json"  # a run folder's record of its PromptFormat, read back by summarize.py
 
 
 @dataclass(frozen=True)
@@ -41,9 +44,22 @@ class PromptFormat:
         return self.max_length - self.num_virtual_tokens - num_separator_tokens - self.max_new_tokens
 
 
+def save_prompt_format(prompt_format: PromptFormat, output_dir: str) -> None:
+    with open(os.path.join(output_dir, PROMPT_FORMAT_NAME), "w") as handle:
+        json.dump(asdict(prompt_format), handle, indent=2)
+
+
+def load_prompt_format(run_dir: str) -> PromptFormat:
+    path = os.path.join(run_dir, PROMPT_FORMAT_NAME)
+    if not os.path.isfile(path):
+        raise BadInputError(f"{run_dir} has no {PROMPT_FORMAT_NAME}; it was not written by run_summarization.py")
+    with open(path) as handle:
+        return PromptFormat(**json.load(handle))
+
+
 def generation_prompt(article_ids: list[int], separator_ids: list[int], prompt_format: PromptFormat) -> list[int]:
     """What generation starts from: the article cut to the generation budget, then the separator."""
-    return article_ids[: prompt_format.generation_article_budget(len(separator_ids))] + separator_ids
+    return article_ids[: max(0, prompt_format.generation_article_budget(len(separator_ids)))] + separator_ids
 
 
 def check_budget(prompt_format: PromptFormat, num_separator_tokens: int) -> None:

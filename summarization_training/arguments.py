@@ -10,6 +10,8 @@ from transformers.utils import is_torch_bf16_gpu_available
 
 from summarization_data.errors import BadInputError
 
+from .generation import summary_generation_config
+
 
 @dataclass
 class SummarizationTrainingArguments(TrainingArguments):
@@ -49,7 +51,10 @@ class SummarizationTrainingArguments(TrainingArguments):
     )
     generation_max_new_tokens: int = field(default=128, metadata={"help": "Maximum tokens in a summary."})
     generation_num_beams: int = field(default=4, metadata={"help": "Beam search width (1: greedy)."})
-    no_repeat_ngram_size: int = field(default=3, metadata={"help": "Forbid repeating n-grams of this size (0: off)."})
+    no_repeat_ngram_size: int = field(
+        default=3, metadata={"help": "Forbid repeating an n-gram of this size within a summary (0: off); "
+                                     "unlike transformers' flag, copying n-grams from the article stays allowed."}
+    )
     length_penalty: float = field(default=1.0, metadata={"help": "Beam score length exponent (>1 favours longer)."})
     auto_bf16: bool = field(
         default=True,
@@ -69,13 +74,7 @@ class SummarizationTrainingArguments(TrainingArguments):
         super().__post_init__()
 
     def generation_config(self, tokenizer) -> GenerationConfig:
-        return GenerationConfig(
-            max_new_tokens=self.generation_max_new_tokens,
-            num_beams=self.generation_num_beams,
-            do_sample=False,
-            no_repeat_ngram_size=self.no_repeat_ngram_size,
-            length_penalty=self.length_penalty,
-            early_stopping=self.generation_num_beams > 1,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
+        return summary_generation_config(
+            self.generation_max_new_tokens, self.generation_num_beams, self.no_repeat_ngram_size,
+            self.length_penalty, tokenizer.eos_token_id, tokenizer.pad_token_id,
         )

@@ -24,6 +24,8 @@ from peft_methods import Method
 from summarization_data import SummarizationCollator
 from summarization_data.tokenization import IGNORE_INDEX
 
+from .generation import decode_until_eos, generate_summary_ids, tokens_before_eos
+
 
 @dataclass
 class GeneratedSummaries:
@@ -92,11 +94,9 @@ class SummarizationTrainer(Trainer):
         generation_config = self.args.generation_config(tokenizer)
         result = GeneratedSummaries(ids=list(dataset["id"]))
         for batch in loader:
-            prompt = batch["prompt_input_ids"]
-            with torch.no_grad(), self.autocast_smart_context_manager():
-                output = model.generate(input_ids=prompt, attention_mask=batch["prompt_attention_mask"],
-                                        generation_config=generation_config)
-            new_tokens = output[:, prompt.shape[1]:]
+            with self.autocast_smart_context_manager():
+                new_tokens = generate_summary_ids(model, batch["prompt_input_ids"], batch["prompt_attention_mask"],
+                                                  generation_config)
             # Equal widths on every process, so batches can be gathered (each example exactly once).
             new_tokens = self.accelerator.pad_across_processes(new_tokens, dim=1, pad_index=tokenizer.pad_token_id)
             labels = self.accelerator.pad_across_processes(batch["labels"], dim=1, pad_index=IGNORE_INDEX)
@@ -107,18 +107,6 @@ class SummarizationTrainer(Trainer):
         if was_training:
             model.train()
         return result
-
-
-def tokens_before_eos(tokens: torch.Tensor, eos_token_id: int) -> list[int]:
-    """Position of the first EOS in each row (the full width when a summary ran out of tokens)."""
-    is_eos = tokens == eos_token_id
-    width = torch.full((tokens.shape[0],), tokens.shape[1], dtype=torch.long, device=tokens.device)
-    return torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1), width).tolist()
-
-
-def decode_until_eos(tokens: torch.Tensor, tokenizer) -> list[str]:
-    lengths = tokens_before_eos(tokens, tokenizer.eos_token_id)
-    return [tokenizer.decode(row[:n], skip_special_tokens=True).strip() for row, n in zip(tokens.tolist(), lengths)]
 
 
 def decode_labels(labels: torch.Tensor, tokenizer) -> list[str]:

@@ -60,3 +60,30 @@ def news_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("news")
     write_corpus(folder, num_train=32, num_validation=8, num_test=8, seed=0)
     return str(folder)
+
+
+LEARNING_RATES = {"prompt": "3e-2", "lora": "1e-3", "head": "1e-3", "full": "1e-3"}
+
+
+def cli(model_dir, data_dir, output_dir, method, *extra):
+    return [
+        "--method", method, "--model_name_or_path", model_dir, "--data_dir", data_dir, "--output_dir", output_dir,
+        "--do_train", "--do_eval", "--num_train_epochs", "2", "--per_device_train_batch_size", "8",
+        "--max_length", "256", "--learning_rate", LEARNING_RATES[method], "--lora_r", "4", "--seed", "0",
+        "--do_predict", "--predict_with_generate", "--generation_num_beams", "1", "--generation_max_new_tokens", "16",
+        "--eval_generate_samples", "4", "--no_repeat_ngram_size", "0", *extra,
+    ]
+
+
+@pytest.fixture(scope="session")
+def runs(tiny_model_dir, news_dir, tmp_path_factory):
+    """One finished run per method (shared by the assertions below)."""
+    folders = {}
+    from peft_methods import METHODS
+
+    for method in METHODS:
+        folders[method] = str(tmp_path_factory.mktemp(f"run-{method}"))
+        import run_summarization
+
+        run_summarization.main(cli(tiny_model_dir, news_dir, folders[method], method))
+    return folders

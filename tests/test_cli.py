@@ -13,6 +13,8 @@ from safetensors.torch import load_file
 import run_summarization
 from peft_methods import METHODS
 
+from .conftest import cli
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULT_KEYS = {
     "method", "trainable_params", "total_params", "trainable_percent", "train_runtime", "train_samples",
@@ -24,29 +26,6 @@ ROUGE_KEYS = {f"{rouge}{suffix}" for rouge in ("rouge1", "rouge2", "rougeL", "ro
 GENERATION_KEYS = {f"{prefix}_{key}" for prefix in ("eval", "predict")
                    for key in ROUGE_KEYS | {"gen_len", "loss", "runtime", "samples_per_second",
                                             "peak_accelerator_memory_mb", "peak_host_memory_mb", "samples"}}
-LEARNING_RATES = {"prompt": "3e-2", "lora": "1e-3", "head": "1e-3", "full": "1e-3"}
-
-
-def cli(model_dir, data_dir, output_dir, method, *extra):
-    return [
-        "--method", method, "--model_name_or_path", model_dir, "--data_dir", data_dir, "--output_dir", output_dir,
-        "--do_train", "--do_eval", "--num_train_epochs", "2", "--per_device_train_batch_size", "8",
-        "--max_length", "256", "--learning_rate", LEARNING_RATES[method], "--lora_r", "4", "--seed", "0",
-        "--do_predict", "--predict_with_generate", "--generation_num_beams", "1", "--generation_max_new_tokens", "16",
-        "--eval_generate_samples", "4", *extra,
-    ]
-
-
-@pytest.fixture(scope="module")
-def runs(tiny_model_dir, news_dir, tmp_path_factory):
-    """One finished run per method (shared by the assertions below)."""
-    folders = {}
-    for method in METHODS:
-        folders[method] = str(tmp_path_factory.mktemp(f"run-{method}"))
-        run_summarization.main(cli(tiny_model_dir, news_dir, folders[method], method))
-    return folders
-
-
 @pytest.mark.parametrize("method", list(METHODS))
 def test_run_writes_every_result_key_state_and_plot(runs, method):
     folder = runs[method]

@@ -23,7 +23,7 @@ ARTICLES = [
 def tokenized(tokenizer, n=3):
     batch = {"id": [f"x{i}" for i in range(n)], "article": ARTICLES[:n],
              "highlights": [f"Summary number {i}.\nSecond line." for i in range(n)]}
-    return Dataset.from_dict(tokenize_batch(batch, tokenizer, PromptFormat(max_length=128, min_article_tokens=1),
+    return Dataset.from_dict(tokenize_batch(batch, tokenizer, PromptFormat(max_length=128, min_article_tokens=1, max_new_tokens=12),
                                             "article", "highlights"))
 
 
@@ -99,3 +99,18 @@ def test_eval_keeps_no_logits_peak_memory_does_not_grow_with_examples(tokenizer,
         peaks[split] = metrics["eval_peak_host_memory_mb"]
         assert metrics["eval_samples"] == len(data[split]) and metrics["eval_generated_samples"] == 4
     assert peaks["many"] - peaks["few"] < 300, peaks
+
+
+def test_no_repeat_ngram_bans_repeats_within_the_summary_but_allows_copying_from_the_article():
+    from transformers import NoRepeatNGramLogitsProcessor
+
+    from summarization_training.generation import SummaryNoRepeatNGramLogitsProcessor
+
+    prompt = torch.tensor([[5, 6, 7, 1, 5, 6]])  # the article already holds "5 6 7"
+    scores = torch.zeros(1, 10)
+    assert NoRepeatNGramLogitsProcessor(3)(prompt, scores.clone())[0, 7] == -float("inf")  # stock: no copying
+    ours = SummaryNoRepeatNGramLogitsProcessor(3)
+    assert torch.isfinite(ours(prompt, scores.clone())).all()  # first call: only the prompt, nothing banned
+    generated = torch.cat([prompt, torch.tensor([[5, 6, 7, 2, 5, 6]])], dim=1)  # the summary repeats "5 6"
+    banned = ours(generated, scores.clone())[0]
+    assert banned[7] == -float("inf") and torch.isfinite(banned[:7]).all()
