@@ -27,7 +27,7 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
-from model_cards import write_model_card
+from model_cards import push_run_to_hub, write_model_card
 from peft_methods import BASELINES, METHOD_CONFIG_CLASSES, METHODS, count_parameters
 from reporting import plot_loss_curves
 from summarization_data import (
@@ -189,6 +189,18 @@ def check_context_window(model, data_args) -> None:
         raise BadInputError(f"--max_length {data_args.max_length} exceeds the model's {window}-token context")
 
 
+def read_baselines(run_dirs: list[str] | None) -> dict:
+    baselines = {}
+    for run_dir in run_dirs or []:
+        path = os.path.join(run_dir, RESULTS_NAME)
+        if not os.path.isfile(path):
+            raise BadInputError(f"--baseline_runs {run_dir}: no {RESULTS_NAME} there; run the baseline first")
+        with open(path) as handle:
+            results = json.load(handle)
+        baselines[results.get("method", os.path.basename(run_dir.rstrip("/")))] = results
+    return baselines
+
+
 def write_predictions(generated, path: str) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         for example_id, reference, prediction in zip(generated.ids, generated.references, generated.predictions,
@@ -215,6 +227,7 @@ def run(argv: list[str] | None = None) -> dict:
     for library in (datasets, transformers):
         library.utils.logging.set_verbosity_warning()
     check_output_dir(training_args)
+    baselines = read_baselines(training_args.baseline_runs)
     set_seed(training_args.seed)
     method = RUNNABLE[method_args.method]
     if method.name in BASELINES and training_args.do_train:
@@ -322,8 +335,15 @@ def run(argv: list[str] | None = None) -> dict:
         }
         write_model_card(training_args.output_dir, results=results, hyperparameters=hyperparameters,
                          base_model=model_args.model_name_or_path, dataset_name=data_args.dataset_name,
-                         method_description=method.description)
+                         method_description=method.description, separator=data_args.separator,
+                         generation=training_args.generation_config(tokenizer).to_diff_dict(),
+                         baselines=baselines,
+                         repo_id=training_args.hub_model_id if training_args.push_run_to_hub else None)
         logger.info("run folder: %s", os.path.abspath(training_args.output_dir))
+        if training_args.push_run_to_hub:
+            url = push_run_to_hub(training_args.output_dir, training_args.hub_model_id,
+                                  token=training_args.hub_token, private=bool(training_args.hub_private_repo))
+            logger.info("pushed to %s", url)
     return results
 
 

@@ -18,9 +18,10 @@ EFFICIENCY = [("train_runtime", "training time (s)"), ("train_tokens_per_second"
 LOAD = {
     "lora": "base = AutoModelForCausalLM.from_pretrained(BASE)\nmodel = PeftModel.from_pretrained(base, REPO_OR_DIR)",
     "full": "model = AutoModelForCausalLM.from_pretrained(REPO_OR_DIR)",
-    "head": "model, tokenizer = load_trained_model(RUN_DIR)  # base model + the trained head weights",
+    "head": "model, tokenizer = load_trained_model(RUN_DIR)[:2]  # base model + the trained head weights",
 }
 LOAD["prompt"] = LOAD["lora"]
+SET_HERE = {"pad_token_id", "eos_token_id", "summary_no_repeat_ngram_size"}  # not passed through to generate()
 
 
 def format_number(value) -> str:
@@ -59,14 +60,19 @@ def usage_snippet(method: str, base_model: str, separator: str, generation: dict
     if method == "head":
         header.insert(0, "import torch")
     virtual = " - model.active_peft_config.num_virtual_tokens" if method == "prompt" else ""
-    kwargs = ", ".join(f"{key}={value!r}" for key, value in generation.items())
+    kwargs = ", ".join(f"{key}={value!r}" for key, value in generation.items() if key not in SET_HERE)
+    ngram = generation.get("summary_no_repeat_ngram_size")
+    new_tokens = generation.get("max_new_tokens", 128)
     lines = [*header, f"SEPARATOR = {separator!r}", LOAD[method], "model.eval()", "",
              'article = "..."  # the news article to summarize',
-             "# As in training: the article (cut to fit) + separator tokens; the summary follows.",
+             "# As in evaluation: the article (cut to leave room for the summary) + separator tokens.",
              "sep = tokenizer(SEPARATOR, add_special_tokens=False)[\"input_ids\"]",
-             f"budget = {max_length}{virtual} - len(sep)",
+             f"budget = {max_length}{virtual} - len(sep) - {new_tokens}",
              "prompt = tokenizer(article, add_special_tokens=False)[\"input_ids\"][:budget] + sep",
              'ids = {"input_ids": torch.tensor([prompt]), "attention_mask": torch.ones(1, len(prompt), dtype=torch.long)}',
+             *([f"# Evaluation also banned repeated {ngram}-grams within the summary only (this project's "
+                "SummaryNoRepeatNGramLogitsProcessor); transformers' no_repeat_ngram_size would also forbid "
+                "copying from the article."] if ngram else []),
              "with torch.no_grad():",
              f"    out = model.generate(**ids, {kwargs + ', ' if kwargs else ''}pad_token_id=tokenizer.eos_token_id)",
              "# generate returns the prompt ids + the new tokens (PEFT's too, without the virtual tokens)",
@@ -80,7 +86,7 @@ def usage_snippet(method: str, base_model: str, separator: str, generation: dict
 
 
 def build_model_card(results: dict, hyperparameters: dict, base_model: str, dataset_name: str,
-                     method_description: str, separator: str, generation: dict | None = None,
+                     method_description: str, separator: str = "\nTL;DR:", generation: dict | None = None,
                      baselines: dict | None = None, repo_id: str | None = None,
                      license: str | None = None) -> ModelCard:
     method = results["method"]

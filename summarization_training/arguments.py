@@ -56,6 +56,10 @@ class SummarizationTrainingArguments(TrainingArguments):
                                      "unlike transformers' flag, copying n-grams from the article stays allowed."}
     )
     length_penalty: float = field(default=1.0, metadata={"help": "Beam score length exponent (>1 favours longer)."})
+    baseline_runs: list[str] | None = field(
+        default=None, metadata={"help": "Baseline run folders (zero-shot, lead-3) whose test scores the model card "
+                                        "quotes for context."}
+    )
     auto_bf16: bool = field(
         default=True,
         metadata={"help": "Train in bf16 mixed precision when the GPU supports it and neither --bf16 nor --fp16 "
@@ -67,6 +71,11 @@ class SummarizationTrainingArguments(TrainingArguments):
             raise BadInputError(f"--eval_generate_samples must be at least 1 (got {self.eval_generate_samples})")
         if self.generation_max_new_tokens < 1 or self.generation_num_beams < 1:
             raise BadInputError("--generation_max_new_tokens and --generation_num_beams must be at least 1")
+        # Trainer's own Hub integration would upload checkpoints and training_args.bin (which can hold the
+        # token) and needs the network from the start; run_summarization.py pushes the finished run instead.
+        self.push_run_to_hub, self.push_to_hub = self.push_to_hub, False
+        if self.push_run_to_hub and not self.hub_model_id:
+            raise BadInputError("--push_to_hub needs --hub_model_id (e.g. your-name/gpt2-lora-cnn-dailymail)")
         if self.auto_bf16 and not (self.bf16 or self.fp16) and not self.use_cpu and is_torch_bf16_gpu_available():
             self.bf16 = True
         if not torch.cuda.is_available():

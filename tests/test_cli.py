@@ -193,3 +193,26 @@ def test_baselines_write_the_same_keys_in_their_run_folders(tmp_path, tiny_model
     for row in rows:
         assert row["prediction"].split("\n") == split_sentences(" ".join(articles[row["id"]].split("\n")))[:3]
     assert 0 < lead["predict_rouge1"] <= 1
+
+
+def test_push_to_hub_uploads_the_run_and_never_base_weights(tmp_path, tiny_model_dir, news_dir, monkeypatch):
+    from huggingface_hub import HfApi
+
+    from model_cards import files_to_upload
+
+    calls = {}
+    monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: calls.setdefault("repo", (repo_id, kw)))
+    monkeypatch.setattr(HfApi, "upload_folder",
+                        lambda self, **kw: calls.setdefault("upload", kw) and "https://hf.co/me/run")
+    out = tmp_path / "out"
+    run_summarization.main(cli(tiny_model_dir, news_dir, str(out), "lora", "--num_train_epochs", "1",
+                               "--push_to_hub", "--hub_model_id", "me/tiny-lora", "--hub_token", "hf_secret123"))
+    assert calls["repo"][0] == "me/tiny-lora" and calls["upload"]["repo_id"] == "me/tiny-lora"
+    uploaded = files_to_upload(str(out))
+    assert {"adapter_model.safetensors", "adapter_config.json", "README.md", "all_results.json",
+            "generated_predictions.jsonl"} <= set(uploaded)
+    assert not any(name.startswith("checkpoint-") or name.endswith((".bin", "model.safetensors")) and
+                   name != "adapter_model.safetensors" for name in uploaded)
+    for path in out.rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".md", ".jsonl"):
+            assert "hf_secret123" not in path.read_text(errors="replace"), path

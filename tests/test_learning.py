@@ -7,7 +7,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 import run_summarization
-from reporting.demo import build_tokenizer
+from offline_demo.base_model import corpus_documents, train_tokenizer
 from summarization_data.synthetic_news import write_corpus
 
 
@@ -19,7 +19,7 @@ def results(folder):
 def test_fine_tuning_raises_rouge_well_above_the_untuned_model(tmp_path):
     corpus, base = tmp_path / "corpus", tmp_path / "base"
     write_corpus(corpus, num_train=240, num_validation=16, num_test=16, seed=1)
-    tokenizer = build_tokenizer(str(corpus), str(base), vocab_size=1024)
+    tokenizer = train_tokenizer(corpus_documents(str(corpus)), 1024, str(base))
     torch.manual_seed(0)
     GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=512, n_embd=64, n_layer=2, n_head=2,
                                eos_token_id=tokenizer.eos_token_id)).save_pretrained(str(base))
