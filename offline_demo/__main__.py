@@ -27,7 +27,7 @@ from .base_model import BaseModelSpec, pretrain_base_model
 
 # Each method gets a learning rate that suits it (NOTES 3.2): a soft prompt needs a far larger step.
 METHOD_ARGS = {
-    "prompt": ["--learning_rate", "5e-2"],
+    "prompt": ["--learning_rate", "3e-1", "--num_virtual_tokens", "20"],
     "lora": ["--learning_rate", "3e-3", "--lora_r", "16", "--lora_alpha", "32", "--lora_target_modules", "c_attn",
              "c_proj"],
     "head": ["--learning_rate", "3e-3"],
@@ -56,11 +56,16 @@ def attempt(name: str, run_dir: str, function, *args) -> None:
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output_dir", default="demo_output", help="Where corpus, base model, runs and report go.")
-    parser.add_argument("--num_train", type=int, default=1000, help="Generated training articles.")
+    parser.add_argument("--num_train", type=int, default=600, help="Generated training articles.")
     parser.add_argument("--num_eval", type=int, default=100, help="Generated validation and test articles, each.")
-    parser.add_argument("--epochs", type=float, default=3, help="Maximum fine-tuning epochs per method.")
+    parser.add_argument("--epochs", type=float, default=2, help="Maximum fine-tuning epochs per method.")
     parser.add_argument("--pretrain_epochs", type=float, default=2, help="Pretraining epochs of the base model.")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS), help="Methods.")
+    parser.add_argument("--max_length", type=int, default=320, help="Tokens per example (and pretraining block).")
+    parser.add_argument("--max_new_tokens", type=int, default=96, help="Longest generated summary.")
+    parser.add_argument("--base_layers", type=int, default=4, help="Transformer blocks of the base model.")
+    parser.add_argument("--base_width", type=int, default=128, help="Hidden size of the base model.")
+    parser.add_argument("--vocab_size", type=int, default=2048, help="BPE vocabulary trained on the corpus.")
     args = parser.parse_args(argv)
     datasets.disable_progress_bars()
     started = time.perf_counter()
@@ -70,12 +75,14 @@ def main(argv: list[str] | None = None) -> str:
     write_corpus(corpus, args.num_train, args.num_eval, args.num_eval, seed=0)
     log("[demo] 2/4 base model")
     base = pretrain_base_model(corpus, os.path.join(args.output_dir, "base-model"),
-                               BaseModelSpec(epochs=args.pretrain_epochs), log=log)
+                               BaseModelSpec(vocab_size=args.vocab_size, n_layer=args.base_layers,
+                                             n_embd=args.base_width, block_size=args.max_length,
+                                             epochs=args.pretrain_epochs), log=log)
 
     common = [
-        "--model_name_or_path", base, "--data_dir", corpus, "--overwrite_output_dir", "--max_length", "384",
+        "--model_name_or_path", base, "--data_dir", corpus, "--overwrite_output_dir", "--max_length", str(args.max_length),
         "--do_predict", "--predict_with_generate", "--generation_num_beams", "1", "--generation_max_new_tokens",
-        "96", "--no_repeat_ngram_size", "3", "--per_device_eval_batch_size", "32", "--dataset_name",
+        str(args.max_new_tokens), "--no_repeat_ngram_size", "3", "--per_device_eval_batch_size", "32", "--dataset_name",
         "synthetic-cnn-dailymail", "--disable_tqdm", "true", "--seed", "0",
     ]
     log("[demo] 3/4 baselines and methods")

@@ -38,7 +38,7 @@ class BaseModelSpec:
     n_embd: int = 128
     n_head: int = 4
     n_positions: int = 512
-    block_size: int = 256
+    block_size: int = 320  # the demo's --max_length: every position the fine-tuning uses is pretrained
     epochs: float = 3.0
     learning_rate: float = 2e-3
     batch_size: int = 16
