@@ -37,6 +37,7 @@ from summarization_data import (
     load_summarization_splits,
     tokenize_splits,
 )
+from summarization_data.errors import run_cli
 from summarization_data.loading import resolve_data_files
 from summarization_data.tokenization import save_prompt_format
 from summarization_training import SummarizationTrainer, SummarizationTrainingArguments
@@ -348,11 +349,7 @@ def run(argv: list[str] | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        run(argv)
-    except BadInputError as error:
-        print(f"run_summarization.py: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_cli("run_summarization.py", run, argv)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ from metrics import split_sentences
 from metrics.scoring import summary_scores
 from run_summarization import PREDICTIONS_NAME, RESULTS_NAME, DataArguments, write_predictions
 from summarization_data import BadInputError, load_summarization_splits
+from summarization_data.errors import run_cli
 from summarization_data.loading import resolve_data_files
 from summarization_training.trainer import GeneratedSummaries
 from trainer_callbacks.memory import HostPeakMemory
@@ -82,11 +82,7 @@ def run(argv: list[str] | None = None) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    try:
-        run(argv)
-    except BadInputError as error:
-        print(f"lead_3: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_cli("lead_3", run, argv)
 
 
 if __name__ == "__main__":

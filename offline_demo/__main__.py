@@ -56,10 +56,13 @@ def attempt(name: str, run_dir: str, function, *args) -> None:
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output_dir", default="demo_output", help="Where corpus, base model, runs and report go.")
-    parser.add_argument("--num_train", type=int, default=600, help="Generated training articles.")
+    parser.add_argument("--num_train", type=int, default=1500,
+                        help="Generated training articles (all of them pretrain the base model's language).")
+    parser.add_argument("--finetune_samples", type=int, default=600,
+                        help="Training articles each method fine-tunes on (a seeded random subset).")
     parser.add_argument("--num_eval", type=int, default=100, help="Generated validation and test articles, each.")
     parser.add_argument("--epochs", type=float, default=2, help="Maximum fine-tuning epochs per method.")
-    parser.add_argument("--pretrain_epochs", type=float, default=2, help="Pretraining epochs of the base model.")
+    parser.add_argument("--pretrain_epochs", type=float, default=3, help="Pretraining epochs of the base model.")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS), help="Methods.")
     parser.add_argument("--max_length", type=int, default=320, help="Tokens per example (and pretraining block).")
     parser.add_argument("--max_new_tokens", type=int, default=96, help="Longest generated summary.")
@@ -96,6 +99,7 @@ def main(argv: list[str] | None = None) -> str:
         run_dir = os.path.join(runs, method)
         attempt(method, run_dir, run_summarization.run, [
             "--method", method, "--output_dir", run_dir, "--do_train", "--num_train_epochs", str(args.epochs),
+            "--max_train_samples", str(args.finetune_samples),
             "--per_device_train_batch_size", "16", "--warmup_steps", "0.05", "--logging_steps", "10",
             "--eval_generate_samples", "32", "--early_stopping_patience", "2", "--save_total_limit", "1",
             "--baseline_runs", lead_dir, zero_dir, *METHOD_ARGS[method], *common])

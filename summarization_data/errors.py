@@ -7,3 +7,14 @@ is a bug and keeps its traceback.
 
 class BadInputError(ValueError):
     """A problem with the user's input: the message names the file/argument and the fix."""
+
+
+def run_cli(program: str, function, argv=None):
+    """Run a command's body; a `BadInputError` becomes `<program>: error: <message>` and exit code 2."""
+    import sys
+
+    try:
+        return function(argv)
+    except BadInputError as error:
+        print(f"{program}: error: {error}", file=sys.stderr)
+        sys.exit(2)

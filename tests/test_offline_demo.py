@@ -13,7 +13,7 @@ from offline_demo.base_model import (
 )
 from summarization_data.synthetic_news import write_corpus
 
-TINY_DEMO = ["--num_train", "32", "--num_eval", "8", "--epochs", "1", "--pretrain_epochs", "1", "--max_length", "192",
+TINY_DEMO = ["--num_train", "32", "--finetune_samples", "24", "--num_eval", "8", "--epochs", "1", "--pretrain_epochs", "1", "--max_length", "192",
              "--max_new_tokens", "24", "--base_layers", "1", "--base_width", "32", "--vocab_size", "400"]
 
 

@@ -258,3 +258,24 @@ def test_help_describes_every_flag(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "RUN_DIR" in out and "--output_dir" in out and "--title" in out and "REPORT.md" in out
+
+
+def test_report_on_real_runs_matches_their_results(runs, tmp_path):
+    """The same check on run folders written by run_summarization.py itself (shared session fixture)."""
+    path = build_report(list(runs.values()), str(tmp_path / "report"))
+    _, rows = parse_table(open(path, encoding="utf-8").read())
+    assert list(rows) == ["prompt", "lora", "head", "full"]
+    for method, folder in runs.items():
+        results = json.load(open(os.path.join(folder, "all_results.json")))
+        row = rows[method]
+        assert row["trainable params"] == f"{results['trainable_params']:,}"
+        assert number(row["test loss"]) == pytest.approx(results["predict_loss"], abs=5e-4)
+        assert number(row["tokens/s"]) == pytest.approx(results["train_tokens_per_second"], abs=0.5)
+        assert rouge_cell(row["ROUGE-Lsum"])[0] == round(100 * results["predict_rougeLsum"], 1)
+        assert row["peak accel. MB"] == "n/a" or torch_has_cuda()
+
+
+def torch_has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
