@@ -146,7 +146,7 @@ def check_output_dir(training_args) -> None:
     out = training_args.output_dir
     if not os.path.isdir(out) or training_args.overwrite_output_dir:
         if training_args.overwrite_output_dir and os.path.isfile(os.path.join(out, RESULTS_NAME)):
-            os.remove(os.path.join(out, RESULTS_NAME))  # save_metrics merges into it; start clean
+            os.remove(os.path.join(out, RESULTS_NAME))  # until this run finishes, the folder is not a finished run
         return
     if os.path.isfile(os.path.join(out, RESULTS_NAME)):
         raise BadInputError(
@@ -158,6 +158,24 @@ def check_output_dir(training_args) -> None:
             f"{out} holds checkpoints of an unfinished run; pass --resume_from_checkpoint true to continue it "
             "or --overwrite_output_dir to start over"
         )
+
+
+def resolve_checkpoint(training_args) -> str | None:
+    """`--resume_from_checkpoint true` means the latest checkpoint in the output folder; a path must be one."""
+    resume = training_args.resume_from_checkpoint
+    if resume is None or resume.lower() == "false":
+        return None
+    if resume.lower() == "true":
+        latest = get_last_checkpoint(training_args.output_dir) if os.path.isdir(training_args.output_dir) else None
+        if latest is None:
+            raise BadInputError(f"--resume_from_checkpoint true: no checkpoint-* folder in {training_args.output_dir}")
+        return latest
+    if not os.path.isfile(os.path.join(resume, "trainer_state.json")):
+        raise BadInputError(
+            f"--resume_from_checkpoint {resume} is not a checkpoint (no trainer_state.json); pass a checkpoint-N "
+            "folder of this run or true for the latest"
+        )
+    return resume
 
 
 def load_model_and_tokenizer(model_args):
@@ -177,11 +195,13 @@ def load_model_and_tokenizer(model_args):
     return model, tokenizer
 
 
-def report_metrics(trainer, split: str, metrics: dict) -> None:
-    """Print and merge into all_results.json; a measurement impossible here (GPU memory on a CPU) is null."""
+def report_metrics(trainer, split: str, metrics: dict, results: dict) -> None:
+    """Print, write `<split>_results.json` and collect into `results`; a measurement impossible here (GPU
+    memory on a CPU) is null. all_results.json is written once, at the end: its presence means finished."""
     metrics.setdefault(f"{split}_peak_accelerator_memory_mb", None)
     trainer.log_metrics(split, {key: value for key, value in metrics.items() if value is not None})
-    trainer.save_metrics(split, metrics)
+    trainer.save_metrics(split, metrics, combined=False)
+    results.update(metrics)
 
 
 def check_context_window(model, data_args) -> None:
@@ -229,6 +249,7 @@ def run(argv: list[str] | None = None) -> dict:
         library.utils.logging.set_verbosity_warning()
     check_output_dir(training_args)
     baselines = read_baselines(training_args.baseline_runs)
+    resume = resolve_checkpoint(training_args) if training_args.do_train else None
     set_seed(training_args.seed)
     method = RUNNABLE[method_args.method]
     if method.name in BASELINES and training_args.do_train:
@@ -288,22 +309,19 @@ def run(argv: list[str] | None = None) -> dict:
     )
     insert_before_reporters(trainer, [ThroughputCallback(), PeakMemoryCallback()])
 
-    trainer.save_metrics("run", {
+    results = {
         "method": method.name,
         "base_model": model_args.model_name_or_path,
         "trainable_params": trainable,
         "total_params": total,
         "trainable_percent": 100 * trainable / total,
-    })
-    results = {}
+    }
+    trainer.save_metrics("run", results, combined=False)
     if training_args.do_train:
-        resume = training_args.resume_from_checkpoint
-        if resume is not None and resume.lower() == "true":
-            resume = get_last_checkpoint(training_args.output_dir)
         train_result = trainer.train(resume_from_checkpoint=resume)
         trainer.save_model()  # the best weights (load_best_model_at_end), only what trained
         metrics = dict(train_result.metrics, train_samples=len(tokenized["train"]))
-        report_metrics(trainer, "train", metrics)
+        report_metrics(trainer, "train", metrics, results)
         trainer.save_state()
         plot_loss_curves({method.name: trainer.state.log_history}, os.path.join(training_args.output_dir,
                                                                                   "loss_curves.png"))
@@ -311,10 +329,10 @@ def run(argv: list[str] | None = None) -> dict:
         trainer.save_model()  # a baseline's run folder records what it is, for summarize.py and reports
     if training_args.do_eval:
         metrics = trainer.evaluate()
-        report_metrics(trainer, "eval", metrics)
+        report_metrics(trainer, "eval", metrics, results)
     if training_args.do_predict:
         output = trainer.predict(tokenized["test"], metric_key_prefix="predict")
-        report_metrics(trainer, "predict", output.metrics)
+        report_metrics(trainer, "predict", output.metrics, results)
         if training_args.predict_with_generate and trainer.is_world_process_zero():
             write_predictions(trainer.last_generation, os.path.join(training_args.output_dir, PREDICTIONS_NAME))
 
@@ -322,8 +340,7 @@ def run(argv: list[str] | None = None) -> dict:
         # What summarize.py needs to reproduce this run's summaries.
         save_prompt_format(prompt_format, training_args.output_dir)
         training_args.generation_config(tokenizer).save_pretrained(training_args.output_dir)
-        with open(os.path.join(training_args.output_dir, RESULTS_NAME)) as handle:
-            results = json.load(handle)
+        trainer.save_metrics("all", results, combined=False)  # writes all_results.json: the run is finished
         hyperparameters = {
             "learning_rate": training_args.learning_rate,
             "num_train_epochs": training_args.num_train_epochs,

@@ -1,0 +1,47 @@
+"""Resuming from a checkpoint ends with the same trained weights as the uninterrupted run, for every method."""
+
+import os
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import run_summarization
+from peft_methods import METHODS
+
+WEIGHTS = {"prompt": "adapter_model.safetensors", "lora": "adapter_model.safetensors",
+           "head": "trainable_weights.safetensors", "full": "model.safetensors"}
+
+
+def args(model_dir, data_dir, out, method, *extra):
+    return ["--method", method, "--model_name_or_path", model_dir, "--data_dir", data_dir, "--output_dir", out,
+            "--do_train", "--num_train_epochs", "2", "--per_device_train_batch_size", "8", "--max_length", "192",
+            "--max_train_samples", "16", "--max_eval_samples", "4", "--learning_rate", "1e-2", "--lora_r", "2",
+            "--generation_max_new_tokens", "16", "--seed", "3", "--save_total_limit", "3",
+            "--load_best_model_at_end", "false", *extra]
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_resumed_run_equals_uninterrupted_run(method, tmp_path, tiny_model_dir, news_dir):
+    full, resumed = tmp_path / "full", tmp_path / "resumed"
+    run_summarization.main(args(tiny_model_dir, news_dir, str(full), method))
+    # A run killed after its first epoch leaves the output folder with only the first checkpoint in it.
+    os.makedirs(resumed)
+    shutil.copytree(full / "checkpoint-2", resumed / "checkpoint-2")
+    run_summarization.main(args(tiny_model_dir, news_dir, str(resumed), method, "--resume_from_checkpoint", "true"))
+    a, b = load_file(full / WEIGHTS[method]), load_file(resumed / WEIGHTS[method])
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    initial = load_file(full / "checkpoint-2" / WEIGHTS[method])
+    assert not all(torch.equal(a[k], initial[k]) for k in a)  # the second epoch did change something
+
+
+def test_resume_path_that_is_not_a_checkpoint(tmp_path, tiny_model_dir, news_dir, capsys):
+    from .test_cli_errors import fail
+
+    line = fail(args(tiny_model_dir, news_dir, str(tmp_path / "o"), "lora", "--resume_from_checkpoint",
+                     str(tmp_path)), capsys)
+    assert "is not a checkpoint (no trainer_state.json)" in line
+    line = fail(args(tiny_model_dir, news_dir, str(tmp_path / "o"), "lora", "--resume_from_checkpoint", "true"),
+                capsys)
+    assert "no checkpoint-* folder in" in line
