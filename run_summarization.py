@@ -41,7 +41,13 @@ from summarization_data.errors import run_cli
 from summarization_data.loading import resolve_data_files
 from summarization_data.tokenization import save_prompt_format
 from summarization_training import SummarizationTrainer, SummarizationTrainingArguments
-from trainer_callbacks import PeakMemoryCallback, ThroughputCallback, insert_before_reporters
+from trainer_callbacks import (
+    PeakMemoryCallback,
+    PreemptionCallback,
+    ThroughputCallback,
+    insert_before_reporters,
+)
+from trainer_callbacks.preemption import EXIT_CODE as PREEMPTED_EXIT_CODE
 
 logger = logging.getLogger("run_summarization")
 
@@ -294,7 +300,8 @@ def run(argv: list[str] | None = None) -> dict:
             num_proc=data_args.preprocessing_num_workers, load_from_cache_file=not data_args.overwrite_cache,
         )
 
-    callbacks = []
+    preemption = PreemptionCallback()
+    callbacks = [preemption]
     if training_args.do_train and training_args.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience))
     trainer = SummarizationTrainer(
@@ -319,6 +326,8 @@ def run(argv: list[str] | None = None) -> dict:
     trainer.save_metrics("run", results, combined=False)
     if training_args.do_train:
         train_result = trainer.train(resume_from_checkpoint=resume)
+        if preemption.requested:  # a checkpoint is saved; the run is not finished, so nothing else is written
+            sys.exit(PREEMPTED_EXIT_CODE)
         trainer.save_model()  # the best weights (load_best_model_at_end), only what trained
         metrics = dict(train_result.metrics, train_samples=len(tokenized["train"]))
         report_metrics(trainer, "train", metrics, results)

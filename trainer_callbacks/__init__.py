@@ -8,6 +8,7 @@ from transformers.trainer_callback import DefaultFlowCallback
 
 from .memory import PeakMemoryCallback
 from .phases import closed_phase
+from .preemption import PreemptionCallback
 from .throughput import ThroughputCallback
 
 
@@ -17,4 +18,4 @@ def insert_before_reporters(trainer, callbacks) -> None:
     handler[position:position] = list(callbacks)
 
 
-__all__ = ["PeakMemoryCallback", "ThroughputCallback", "closed_phase", "insert_before_reporters"]
+__all__ = ["PeakMemoryCallback", "PreemptionCallback", "ThroughputCallback", "closed_phase", "insert_before_reporters"]
