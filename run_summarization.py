@@ -166,13 +166,28 @@ def check_output_dir(training_args) -> None:
         )
 
 
+def latest_complete_checkpoint(output_dir: str) -> str | None:
+    """The newest checkpoint whose save finished: trainer_state.json is the last file Trainer writes, so a
+    folder without it was cut off mid-save (crash, full disk) and is skipped, never resumed from."""
+    if not os.path.isdir(output_dir):
+        return None
+    steps = sorted((int(name.split("-")[1]) for name in os.listdir(output_dir)
+                    if name.startswith("checkpoint-") and name.split("-")[1].isdigit()), reverse=True)
+    for step in steps:
+        folder = os.path.join(output_dir, f"checkpoint-{step}")
+        if os.path.isfile(os.path.join(folder, "trainer_state.json")):
+            return folder
+        logger.warning("%s is incomplete (no trainer_state.json; the save was cut off): skipping it", folder)
+    return None
+
+
 def resolve_checkpoint(training_args) -> str | None:
     """`--resume_from_checkpoint true` means the latest checkpoint in the output folder; a path must be one."""
     resume = training_args.resume_from_checkpoint
     if resume is None or resume.lower() == "false":
         return None
     if resume.lower() == "true":
-        latest = get_last_checkpoint(training_args.output_dir) if os.path.isdir(training_args.output_dir) else None
+        latest = latest_complete_checkpoint(training_args.output_dir)
         if latest is None:
             raise BadInputError(f"--resume_from_checkpoint true: no checkpoint-* folder in {training_args.output_dir}")
         return latest

@@ -136,3 +136,29 @@ def test_baseline_refuses_training(tmp_path, tiny_model_dir, news_dir, capsys):
     args = base_args(tiny_model_dir, news_dir, str(tmp_path / "o"))
     args[1] = "zero-shot"
     assert "--method zero-shot is a baseline that does not train; drop --do_train" in fail(args, capsys)
+
+
+def test_full_disk_during_save_is_one_line_and_keeps_earlier_checkpoints(tmp_path, tiny_model_dir, news_dir,
+                                                                         capsys, monkeypatch):
+    import dataclasses
+    import errno
+
+    out = tmp_path / "out"
+    real_save = run_summarization.RUNNABLE["lora"].save
+    saves = []
+
+    def save_then_fill_the_disk(model, output_dir):
+        saves.append(output_dir)
+        if len(saves) > 1:  # the first checkpoint is written, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device", os.path.join(output_dir, "adapter_model.safetensors"))
+        real_save(model, output_dir)
+
+    monkeypatch.setitem(run_summarization.RUNNABLE, "lora",
+                        dataclasses.replace(run_summarization.RUNNABLE["lora"], save=save_then_fill_the_disk))
+    line = fail(base_args(tiny_model_dir, news_dir, str(out), "--num_train_epochs", "2", "--save_total_limit", "5"),
+                capsys)
+    assert "no space left on the device while writing" in line and "--resume_from_checkpoint true" in line
+    first = os.path.basename(saves[0])
+    assert (out / first / "adapter_model.safetensors").is_file()
+    assert run_summarization.latest_complete_checkpoint(str(out)) == str(out / first)
+    assert not (out / "all_results.json").exists()

@@ -45,3 +45,15 @@ def test_resume_path_that_is_not_a_checkpoint(tmp_path, tiny_model_dir, news_dir
     line = fail(args(tiny_model_dir, news_dir, str(tmp_path / "o"), "lora", "--resume_from_checkpoint", "true"),
                 capsys)
     assert "no checkpoint-* folder in" in line
+
+
+def test_resume_true_skips_a_checkpoint_cut_off_mid_save(tmp_path, caplog):
+    for step, complete in ((2, True), (4, True), (6, False)):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        (folder / "adapter_model.safetensors").write_bytes(b"x")
+        if complete:
+            (folder / "trainer_state.json").write_text("{}")
+    with caplog.at_level("WARNING"):
+        assert run_summarization.latest_complete_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-4")
+    assert "checkpoint-6 is incomplete" in caplog.text
