@@ -85,10 +85,16 @@ def clean_split(dataset: Dataset, split: str, path: str, text_column: str, summa
     """Strip text, drop rows with an empty article or summary, and say how many were dropped."""
 
     def strip(row):
-        return {text_column: (row[text_column] or "").strip(), summary_column: (row[summary_column] or "").strip()}
+        article, summary = (row[text_column] or "").strip(), (row[summary_column] or "").strip()
+        return {text_column: article, summary_column: summary,
+                "_replaced": REPLACEMENT_CHAR in article or REPLACEMENT_CHAR in summary}
 
     dataset = dataset.map(strip, desc=f"Stripping {split}")
-    replaced = sum(REPLACEMENT_CHAR in a or REPLACEMENT_CHAR in s for a, s in zip(dataset[text_column], dataset[summary_column]))
+    # Counted from a boolean column: reading the text columns back into Python would copy the whole corpus.
+    replaced = 0
+    if "_replaced" in dataset.column_names:  # absent when the split has no rows at all
+        replaced = sum(dataset["_replaced"])
+        dataset = dataset.remove_columns("_replaced")
     if replaced:
         logger.warning("%s: %d rows had invalid UTF-8, decoded with U+FFFD replacement characters", path, replaced)
     before = len(dataset)
