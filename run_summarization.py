@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 from dataclasses import asdict, dataclass, field
 
@@ -151,8 +152,15 @@ def check_output_dir(training_args) -> None:
     """Never write over a finished run, or next to an unfinished one, unless asked."""
     out = training_args.output_dir
     if not os.path.isdir(out) or training_args.overwrite_output_dir:
-        if training_args.overwrite_output_dir and os.path.isfile(os.path.join(out, RESULTS_NAME)):
-            os.remove(os.path.join(out, RESULTS_NAME))  # until this run finishes, the folder is not a finished run
+        if os.path.isdir(out) and training_args.should_save:
+            # Replace the old run: its results would mark an unfinished new run as finished, and its
+            # checkpoints would be taken for this run's by rotation and by --resume_from_checkpoint true.
+            for name in os.listdir(out):
+                path = os.path.join(out, name)
+                if name == RESULTS_NAME:
+                    os.remove(path)
+                elif name.startswith("checkpoint-") and os.path.isdir(path):
+                    shutil.rmtree(path)
         return
     if os.path.isfile(os.path.join(out, RESULTS_NAME)):
         raise BadInputError(
@@ -275,6 +283,11 @@ def run(argv: list[str] | None = None) -> dict:
     method = RUNNABLE[method_args.method]
     if method.name in BASELINES and training_args.do_train:
         raise BadInputError(f"--method {method.name} is a baseline that does not train; drop --do_train")
+    if method.name not in BASELINES and not training_args.do_train:
+        raise BadInputError(
+            f"--method {method.name} without --do_train would evaluate an untrained {method.name} model; add "
+            "--do_train, use --method zero-shot for the base model, or summarize.py --run_dir for a finished run"
+        )
 
     # Data: CSVs -> cleaned, sampled DatasetDict.
     splits = wanted_splits(training_args)

@@ -13,6 +13,7 @@ for the same article. Flags override the generation settings.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -53,6 +54,8 @@ def main(argv: list[str] | None = None) -> None:
             generation_config.num_beams = args.num_beams
         if args.max_new_tokens:
             generation_config.max_new_tokens = args.max_new_tokens
+            # keep prompt + summary within the length the run was trained with
+            prompt_format = dataclasses.replace(prompt_format, max_new_tokens=args.max_new_tokens)
         articles = []
         for path in args.files:
             if not os.path.isfile(path):

@@ -48,13 +48,13 @@ def generate_summary_ids(model, input_ids: torch.Tensor, attention_mask: torch.T
     return output[:, input_ids.shape[1]:]
 
 
-def tokens_before_eos(tokens: torch.Tensor, eos_token_id: int) -> list[int]:
-    """Position of the first EOS in each row (the full width when a summary ran out of tokens)."""
-    is_eos = tokens == eos_token_id
+def tokens_before_eos(tokens: torch.Tensor, eos_token_id: int, pad_token_id: int | None = None) -> list[int]:
+    """Position of the first EOS (or padding added after a summary that ran out of tokens) in each row."""
+    is_eos = (tokens == eos_token_id) | (tokens == (eos_token_id if pad_token_id is None else pad_token_id))
     width = torch.full((tokens.shape[0],), tokens.shape[1], dtype=torch.long, device=tokens.device)
     return torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1), width).tolist()
 
 
 def decode_until_eos(tokens: torch.Tensor, tokenizer) -> list[str]:
-    lengths = tokens_before_eos(tokens, tokenizer.eos_token_id)
+    lengths = tokens_before_eos(tokens, tokenizer.eos_token_id, tokenizer.pad_token_id)
     return [tokenizer.decode(row[:n], skip_special_tokens=True).strip() for row, n in zip(tokens.tolist(), lengths)]

@@ -102,7 +102,7 @@ class SummarizationTrainer(Trainer):
             labels = self.accelerator.pad_across_processes(batch["labels"], dim=1, pad_index=IGNORE_INDEX)
             new_tokens, labels = self.accelerator.gather_for_metrics((new_tokens, labels))
             result.predictions += decode_until_eos(new_tokens, tokenizer)
-            result.lengths += tokens_before_eos(new_tokens, tokenizer.eos_token_id)
+            result.lengths += tokens_before_eos(new_tokens, tokenizer.eos_token_id, tokenizer.pad_token_id)
             result.references += decode_labels(labels, tokenizer)
         if was_training:
             model.train()

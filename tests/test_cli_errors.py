@@ -109,13 +109,16 @@ def test_finished_run_is_never_overwritten_without_the_flag(tmp_path, tiny_model
     line = fail(base_args(tiny_model_dir, news_dir, str(out), "--learning_rate", "1e-2"), capsys)
     assert "already holds a finished run" in line and "--overwrite_output_dir" in line
     assert snapshot(out) == before
+    (out / "checkpoint-999").mkdir()  # an old run's checkpoint must not be taken for the new run's
+    (out / "checkpoint-999" / "trainer_state.json").write_text("{}")
     run_summarization.main(base_args(tiny_model_dir, news_dir, str(out), "--learning_rate", "1e-2",
                                      "--overwrite_output_dir"))
     assert snapshot(out)["adapter_model.safetensors"] != before["adapter_model.safetensors"]
+    assert not (out / "checkpoint-999").exists()
 
 
 def test_nothing_to_do(tmp_path, tiny_model_dir, news_dir, capsys):
-    args = ["--method", "full", "--model_name_or_path", tiny_model_dir, "--data_dir", news_dir,
+    args = ["--method", "zero-shot", "--model_name_or_path", tiny_model_dir, "--data_dir", news_dir,
             "--output_dir", str(tmp_path / "o"), "--eval_strategy", "no", "--save_strategy", "no",
             "--load_best_model_at_end", "false"]
     assert "nothing to do: pass --do_train" in fail(args, capsys)
@@ -162,3 +165,11 @@ def test_full_disk_during_save_is_one_line_and_keeps_earlier_checkpoints(tmp_pat
     assert (out / first / "adapter_model.safetensors").is_file()
     assert run_summarization.latest_complete_checkpoint(str(out)) == str(out / first)
     assert not (out / "all_results.json").exists()
+
+
+def test_trainable_method_without_training_is_refused(tmp_path, tiny_model_dir, news_dir, capsys):
+    args = ["--method", "lora", "--model_name_or_path", tiny_model_dir, "--data_dir", news_dir,
+            "--output_dir", str(tmp_path / "o"), "--do_predict"]
+    line = fail(args, capsys)
+    assert "--method lora without --do_train would evaluate an untrained lora model" in line
+    assert not (tmp_path / "o").exists() or not (tmp_path / "o" / "all_results.json").exists()

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 
+import torch
 from transformers import TrainerCallback
 
 logger = logging.getLogger(__name__)
@@ -28,14 +29,20 @@ class PreemptionCallback(TrainerCallback):
                        "(send it again to exit at once)", signal.Signals(signum).name)
 
     def on_train_begin(self, args, state, control, **kwargs):
-        if args.process_index == 0 or args.local_process_index == 0:
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                try:
-                    self._previous[signum] = signal.signal(signum, self._on_signal)
-                except ValueError:  # not the main thread (e.g. inside a notebook worker): leave signals alone
-                    return
+        # Every rank: torchrun forwards SIGTERM to all workers, and a rank left with the default action
+        # would die mid-collective and leave the others hanging.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._previous[signum] = signal.signal(signum, self._on_signal)
+            except ValueError:  # not the main thread (e.g. inside a notebook worker): leave signals alone
+                return
 
     def on_step_end(self, args, state, control, **kwargs):
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            # All ranks stop at the same step, even if only one of them got the signal.
+            flag = torch.tensor([int(self.requested)], device=args.device)
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+            self.requested = bool(flag.item())
         if self.requested:
             control.should_save = True
             control.should_training_stop = True
