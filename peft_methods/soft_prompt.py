@@ -87,7 +87,18 @@ class SoftPromptModel(nn.Module):
         if labels is not None:
             ignore = labels.new_full((labels.shape[0], self.num_virtual_tokens), -100)
             labels = torch.cat((ignore, labels), dim=1)
+        if "logits_to_keep" in kwargs:
+            kwargs["logits_to_keep"] = self._shift_positions(kwargs["logits_to_keep"])
         return self.base_model(inputs_embeds=inputs_embeds, attention_mask=attention_mask, labels=labels, **kwargs)
+
+    def _shift_positions(self, logits_to_keep):
+        """`logits_to_keep` names positions of the caller's tokens; the virtual tokens come first."""
+        if not isinstance(logits_to_keep, torch.Tensor):
+            return logits_to_keep  # "the last k positions" is unchanged by a prefix
+        if logits_to_keep.dtype == torch.bool:
+            prefix = logits_to_keep.new_zeros(*logits_to_keep.shape[:-1], self.num_virtual_tokens)
+            return torch.cat((prefix, logits_to_keep), dim=-1)
+        return logits_to_keep + self.num_virtual_tokens
 
     @torch.no_grad()
     def generate(self, input_ids=None, attention_mask=None, **kwargs):

@@ -40,6 +40,12 @@ class SummarizationTrainingArguments(TrainingArguments):
     remove_unused_columns: bool = field(default=False, metadata={"help": "Keep columns the collator needs."})
     # Evaluation computes the loss only: keeping logits costs batch x length x vocabulary floats per step.
     prediction_loss_only: bool = field(default=True, metadata={"help": "Evaluate loss without keeping logits."})
+    summary_logits_only: bool = field(
+        default=True,
+        metadata={"help": "Run the LM head and the loss only at positions that predict a summary token (the "
+                          "same loss, a fraction of the head's FLOPs and memory). false: logits for every "
+                          "position, for models whose forward lacks transformers' `logits_to_keep`."},
+    )
     # Generation-based evaluation (ROUGE). Defaults suit CNN/DailyMail highlights (~56 tokens on average).
     predict_with_generate: bool = field(
         default=False, metadata={"help": "Generate summaries during evaluation/prediction and score them (ROUGE)."}

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 from transformers import Trainer
 from transformers.trainer import TRAINING_ARGS_NAME
@@ -42,6 +43,23 @@ class SummarizationTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self.method = method
         self.last_generation: GeneratedSummaries | None = None
+
+    # ---- the loss, with logits only where it is ----
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """The standard causal-LM loss, but the LM head runs only on positions that predict a summary token.
+
+        The head is ~31% of GPT-2's forward FLOPs and its batch x length x 50,257 logits are the largest
+        activation, yet only the summary positions carry loss. transformers' `logits_to_keep` takes a boolean
+        mask; `shift_labels` hands the loss the matching targets, so everything else (token-count
+        normalisation across gradient accumulation and devices) stays the stock Trainer path.
+        """
+        if self.args.summary_logits_only and "labels" in inputs:
+            targets = summary_targets(inputs["labels"])
+            keep = targets != IGNORE_INDEX
+            inputs = {**inputs, "logits_to_keep": keep, "shift_labels": targets[keep]}
+        return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                    num_items_in_batch=num_items_in_batch)
 
     # ---- saving only what trained ----
 
@@ -107,6 +125,11 @@ class SummarizationTrainer(Trainer):
         if was_training:
             model.train()
         return result
+
+
+def summary_targets(labels: torch.Tensor) -> torch.Tensor:
+    """What each position predicts: the next token's label (-100 at the last position), as the loss shifts them."""
+    return nn.functional.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX)
 
 
 def decode_labels(labels: torch.Tensor, tokenizer) -> list[str]:

@@ -1,0 +1,75 @@
+"""Logits only at summary positions: the same loss and the same gradients as the standard full-logits loss,
+for every method (the soft prompt shifts positions, LoRA goes through PEFT, head and full train the head)."""
+
+import pytest
+import torch
+
+from peft_methods import METHODS
+from summarization_data import SummarizationCollator
+from summarization_training import SummarizationTrainer, SummarizationTrainingArguments
+
+from .test_methods import build
+
+
+def ragged_batch(seed=0):
+    """Right-padded examples of different lengths, summaries of different lengths (as the collator makes them)."""
+    generator = torch.Generator().manual_seed(seed)
+    features = []
+    for article, summary in ((30, 9), (17, 5), (24, 12)):
+        ids = torch.randint(0, 1000, (article + summary,), generator=generator).tolist()
+        features.append({"input_ids": ids, "labels": [-100] * article + ids[article:]})
+    return SummarizationCollator(pad_token_id=50256)(features)
+
+
+def loss_and_grads(trainer, model, batch, num_items_in_batch):
+    model.zero_grad()
+    loss = trainer.compute_loss(model, dict(batch), num_items_in_batch=num_items_in_batch)
+    loss.backward()
+    return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+@pytest.mark.parametrize("num_items_in_batch", [None, torch.tensor(23)])
+@pytest.mark.parametrize("name", list(METHODS))
+def test_summary_only_logits_give_the_standard_loss_and_gradients(name, num_items_in_batch, tokenizer, tmp_path):
+    model = build(name, tokenizer).train()
+    for module in model.modules():  # dropout off: both passes must see the same network
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    with torch.no_grad():  # LoRA's B starts at zero, which would leave A without a gradient to compare
+        for key, parameter in model.named_parameters():
+            if "lora_B" in key:
+                parameter.normal_(std=0.1)
+    batch = ragged_batch()
+    results = {}
+    for restricted in (True, False):
+        args = SummarizationTrainingArguments(output_dir=str(tmp_path), summary_logits_only=restricted,
+                                              report_to=[], use_cpu=True, eval_strategy="no",
+                                              save_strategy="no", load_best_model_at_end=False)
+        trainer = SummarizationTrainer(model=model, args=args, method=METHODS[name])
+        results[restricted] = loss_and_grads(trainer, model, batch, num_items_in_batch)
+    (loss, grads), (reference_loss, reference_grads) = results[True], results[False]
+    # The model's own loss (labels shifted inside the model) is the reference both are measured against.
+    with torch.no_grad():
+        standard = model(**batch).loss
+    if num_items_in_batch is None:
+        torch.testing.assert_close(reference_loss, standard)
+    torch.testing.assert_close(loss, reference_loss, rtol=1e-5, atol=1e-6)
+    assert grads.keys() == reference_grads.keys() and grads
+    for key in grads:
+        torch.testing.assert_close(grads[key], reference_grads[key], rtol=1e-4, atol=1e-7)
+        assert grads[key].abs().sum() > 0, key
+
+
+def test_only_summary_positions_reach_the_head(tokenizer, tmp_path):
+    """The head sees exactly the positions that predict a labelled token (one per summary token)."""
+    model = build("lora", tokenizer)
+    head = model.get_output_embeddings()
+    rows = []
+    handle = head.register_forward_hook(lambda module, inputs, output: rows.append(inputs[0].shape))
+    args = SummarizationTrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True, eval_strategy="no",
+                                              save_strategy="no", load_best_model_at_end=False)
+    trainer = SummarizationTrainer(model=model, args=args, method=METHODS["lora"])
+    batch = ragged_batch()
+    trainer.compute_loss(model, dict(batch))
+    handle.remove()
+    assert rows == [torch.Size([int((batch["labels"][:, 1:] != -100).sum()), model.config.n_embd])]
