@@ -86,7 +86,8 @@ def tokenize_batch(batch, tokenizer, prompt_format: PromptFormat, text_column: s
     # A leading space makes the first summary word the same BPE token it is mid-sentence.
     summaries = tokenizer([" " + s for s in batch[summary_column]], add_special_tokens=False, verbose=False)["input_ids"]
     eos = tokenizer.eos_token_id
-    out = {"id": [], "input_ids": [], "labels": [], "prompt_input_ids": []}
+    # `length` is the column `--train_sampling_strategy group_by_length` reads instead of scanning every example.
+    out = {"id": [], "input_ids": [], "labels": [], "prompt_input_ids": [], "length": []}
     for example_id, article, summary in zip(batch["id"], articles, summaries):
         budget = prompt_format.article_budget(len(separator_ids), len(summary))
         if budget < prompt_format.min_article_tokens:
@@ -96,6 +97,7 @@ def tokenize_batch(batch, tokenizer, prompt_format: PromptFormat, text_column: s
         out["input_ids"].append(prompt + summary + [eos])
         out["labels"].append([IGNORE_INDEX] * len(prompt) + summary + [eos])
         out["prompt_input_ids"].append(generation_prompt(article, separator_ids, prompt_format))
+        out["length"].append(len(out["input_ids"][-1]))
     return out
 
 

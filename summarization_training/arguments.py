@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 from transformers import GenerationConfig, TrainingArguments
-from transformers.utils import is_torch_bf16_gpu_available
+from transformers.utils import is_torch_bf16_gpu_available, is_torch_tf32_available
 
 from summarization_data.errors import BadInputError
 
@@ -84,6 +84,8 @@ class SummarizationTrainingArguments(TrainingArguments):
             raise BadInputError("--push_to_hub needs --hub_model_id (e.g. your-name/gpt2-lora-cnn-dailymail)")
         if self.auto_bf16 and not (self.bf16 or self.fp16) and not self.use_cpu and is_torch_bf16_gpu_available():
             self.bf16 = True
+        if self.tf32 is None and torch.cuda.is_available() and is_torch_tf32_available():
+            self.tf32 = True  # fp32 matmuls (fp32 runs, the fp32 loss) on tensor cores; bf16 is unaffected
         if not torch.cuda.is_available():
             self.dataloader_pin_memory = False  # pinning without a GPU only prints a warning
         super().__post_init__()

@@ -26,6 +26,7 @@ def test_labels_mask_article_and_separator_and_keep_summary_and_eos(tokenizer):
 
     assert example["input_ids"] == article_ids + sep_ids + summary_ids + [eos]
     assert example["prompt_input_ids"] == article_ids + sep_ids
+    assert example["length"] == len(example["input_ids"])  # what length-grouped sampling reads
     prompt_len = len(article_ids) + len(sep_ids)
     for position, (token, label) in enumerate(zip(example["input_ids"], example["labels"])):
         if position < prompt_len:

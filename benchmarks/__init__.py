@@ -1,0 +1,1 @@
+"""Speed and memory benchmark of the pipeline (`python -m benchmarks.benchmark`)."""

@@ -1,0 +1,145 @@
+"""Measurements: the pipeline's training steps (the real `SummarizationTrainer`), a hand-written reference loop
+with the standard full-logits loss on the same batches, generation batched and one at a time."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from transformers import TrainerCallback, set_seed
+
+from summarization_data.collator import attention_masks, pad_sequences
+from summarization_training.generation import generate_summary_ids
+from trainer_callbacks.memory import MB, HostPeakMemory
+
+
+def synchronize() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+class Peaks:
+    """Peak accelerator (allocated) and host (resident) memory since the last reset, in MB."""
+
+    def __init__(self):
+        self.host = HostPeakMemory()
+
+    def reset(self) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        self.host.reset()
+
+    def read(self) -> dict:
+        accelerator = torch.cuda.max_memory_allocated() / MB if torch.cuda.is_available() else None
+        return {"peak_accelerator_mb": accelerator, "peak_host_mb": self.host.peak_mb()}
+
+
+@dataclass
+class Timing:
+    seconds: float
+    steps: int
+    tokens: int  # non-padding tokens in the measured steps
+    peaks: dict
+
+    def row(self, flops_per_step: float, peak_flops: float) -> dict:
+        return {"tokens_per_s": self.tokens / self.seconds, "step_s": self.seconds / self.steps,
+                "tflops_per_step": flops_per_step / 1e12,
+                "mfu": flops_per_step * self.steps / self.seconds / peak_flops, **self.peaks}
+
+
+class StepTimer(TrainerCallback):
+    """Times the Trainer's steps after `warmup` (first steps pay for allocation and kernel selection)."""
+
+    def __init__(self, warmup: int, peaks: Peaks):
+        self.warmup, self.peaks, self.timing = warmup, peaks, None
+        self.start = self.tokens = None
+
+    def on_step_end(self, args, state, control, **kwargs):
+        synchronize()
+        if state.global_step == self.warmup:
+            self.peaks.reset()
+            self.start, self.tokens = time.perf_counter(), state.num_input_tokens_seen
+        elif state.global_step == state.max_steps:
+            self.timing = Timing(time.perf_counter() - self.start, state.global_step - self.warmup,
+                                 state.num_input_tokens_seen - self.tokens, self.peaks.read())
+
+
+def autocast(bf16: bool):
+    return torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+
+def reference_training(model, batches: list[dict], warmup: int, bf16: bool, peaks: Peaks) -> Timing:
+    """What users write by hand: `model(**batch).loss` (logits at every position), backward, AdamW."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=1e-4, fused=torch.cuda.is_available())
+    model.train()
+    tokens = 0
+    for step, batch in enumerate(batches):
+        if step == warmup:
+            synchronize()
+            peaks.reset()
+            start = time.perf_counter()
+        with autocast(bf16):
+            loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if step >= warmup:
+            tokens += int(batch["attention_mask"].sum())
+    synchronize()
+    return Timing(time.perf_counter() - start, len(batches) - warmup, tokens, peaks.read())
+
+
+def count_flops(step) -> float:
+    """FLOPs of one forward + backward, counted from the operations actually run (matmuls and attention)."""
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return float(counter.get_total_flops())
+
+
+def measured_peak_flops(bf16: bool, seconds: float = 2.0) -> float:
+    """The best dense matmul rate this device reaches (what MFU is measured against unless told a peak)."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    size = 8192 if device == "cuda" else 1024
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
+    best, deadline = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        synchronize()
+        start = time.perf_counter()
+        for _ in range(5):
+            a @ b
+        synchronize()
+        best = max(best, 5 * 2 * size**3 / (time.perf_counter() - start))
+    return best
+
+
+def left_padded(prompts: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    return (pad_sequences(prompts, pad_id, "left", None).to(device),
+            attention_masks(prompts, "left", None).to(device))
+
+
+def time_generation(model, prompts: list[list[int]], batch_size: int, config, pad_id: int, bf16: bool,
+                    peaks: Peaks) -> tuple[dict, list[list[int]]]:
+    """Summaries per second and new tokens per second, generating `batch_size` prompts at a time."""
+    device = next(model.parameters()).device
+    model.eval()
+    set_seed(0)
+    outputs = []
+    synchronize()
+    peaks.reset()
+    start = time.perf_counter()
+    for first in range(0, len(prompts), batch_size):
+        input_ids, mask = left_padded(prompts[first:first + batch_size], pad_id, device)
+        with autocast(bf16):
+            new_tokens = generate_summary_ids(model, input_ids, mask, config)
+        outputs += new_tokens.tolist()
+    synchronize()
+    seconds = time.perf_counter() - start
+    new = sum(len(row) for row in outputs)
+    return ({"summaries_per_s": len(prompts) / seconds, "new_tokens_per_s": new / seconds, "seconds": seconds,
+             "summaries": len(prompts), **peaks.read()}, outputs)
