@@ -56,6 +56,12 @@ class SummarizationTrainingArguments(TrainingArguments):
                           "them; generation is the expensive part). None: all. Test predictions use every example."},
     )
     generation_max_new_tokens: int = field(default=128, metadata={"help": "Maximum tokens in a summary."})
+    generation_batch_size: int | None = field(
+        default=None,
+        metadata={"help": "Prompts generated together (left-padded, KV cache). Decoding is memory-bound, so larger "
+                          "batches give more summaries per second until memory runs out. Default: "
+                          "--per_device_eval_batch_size."},
+    )
     generation_num_beams: int = field(default=4, metadata={"help": "Beam search width (1: greedy)."})
     no_repeat_ngram_size: int = field(
         default=3, metadata={"help": "Forbid repeating an n-gram of this size within a summary (0: off); "
@@ -75,6 +81,8 @@ class SummarizationTrainingArguments(TrainingArguments):
     def __post_init__(self):
         if self.eval_generate_samples is not None and self.eval_generate_samples < 1:
             raise BadInputError(f"--eval_generate_samples must be at least 1 (got {self.eval_generate_samples})")
+        if self.generation_batch_size is not None and self.generation_batch_size < 1:
+            raise BadInputError(f"--generation_batch_size must be at least 1 (got {self.generation_batch_size})")
         if self.generation_max_new_tokens < 1 or self.generation_num_beams < 1:
             raise BadInputError("--generation_max_new_tokens and --generation_num_beams must be at least 1")
         # Trainer's own Hub integration would upload checkpoints and training_args.bin (which can hold the

@@ -114,3 +114,15 @@ def test_no_repeat_ngram_bans_repeats_within_the_summary_but_allows_copying_from
     generated = torch.cat([prompt, torch.tensor([[5, 6, 7, 2, 5, 6]])], dim=1)  # the summary repeats "5 6"
     banned = ours(generated, scores.clone())[0]
     assert banned[7] == -float("inf") and torch.isfinite(banned[:7]).all()
+
+
+def test_generation_batch_size_sets_how_many_prompts_decode_together(tokenizer, tmp_path, monkeypatch):
+    from summarization_training import trainer as trainer_module
+
+    shapes = []
+    original = trainer_module.generate_summary_ids
+    monkeypatch.setattr(trainer_module, "generate_summary_ids",
+                        lambda model, ids, *rest: shapes.append(tuple(ids.shape)) or original(model, ids, *rest))
+    trainer = trainer_for(build("full", tokenizer), tokenizer, tmp_path, batch_size=1, generation_batch_size=2)
+    trainer.generate_summaries(tokenized(tokenizer))
+    assert [rows for rows, _ in shapes] == [2, 1]
