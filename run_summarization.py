@@ -42,6 +42,7 @@ from summarization_data.errors import run_cli
 from summarization_data.loading import resolve_data_files
 from summarization_data.tokenization import save_prompt_format
 from summarization_training import SummarizationTrainer, SummarizationTrainingArguments
+from summarization_training.checkpointing import staging_folders
 from trainer_callbacks import (
     PeakMemoryCallback,
     PreemptionCallback,
@@ -53,6 +54,7 @@ from trainer_callbacks.preemption import EXIT_CODE as PREEMPTED_EXIT_CODE
 logger = logging.getLogger("run_summarization")
 
 RESULTS_NAME = "all_results.json"
+TRAIN_RESULTS_NAME = "train_results.json"  # written once the final weights are: training is finished
 PREDICTIONS_NAME = "generated_predictions.jsonl"
 RUNNABLE = {**METHODS, **BASELINES}
 
@@ -148,18 +150,27 @@ def parse_arguments(argv: list[str] | None):
     return model_args, data_args, method_args, method_config, training_args
 
 
+def check_processes(training_args) -> None:
+    """Processes launched together (torchrun, accelerate launch) that would each run the whole job alone: on CPU
+    transformers only joins them with --use_cpu, and all of them would write the same run folder."""
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched > 1 and training_args.world_size == 1:
+        raise BadInputError(f"{launched} processes were launched but each would run alone and write the same files; "
+                            "add --use_cpu true to run them together on CPU")
+
+
 def check_output_dir(training_args) -> None:
     """Never write over a finished run, or next to an unfinished one, unless asked."""
     out = training_args.output_dir
     if not os.path.isdir(out) or training_args.overwrite_output_dir:
         if os.path.isdir(out) and training_args.should_save:
-            # Replace the old run: its results would mark an unfinished new run as finished, and its
-            # checkpoints would be taken for this run's by rotation and by --resume_from_checkpoint true.
+            # Replace the old run: its results would mark an unfinished new run as finished (or its training as
+            # done), and its checkpoints would be taken for this run's by rotation and --resume_from_checkpoint.
             for name in os.listdir(out):
                 path = os.path.join(out, name)
-                if name == RESULTS_NAME:
+                if name.endswith("_results.json") and os.path.isfile(path):
                     os.remove(path)
-                elif name.startswith("checkpoint-") and os.path.isdir(path):
+                elif name.startswith(("checkpoint-", "tmp-checkpoint-")) and os.path.isdir(path):
                     shutil.rmtree(path)
         return
     if os.path.isfile(os.path.join(out, RESULTS_NAME)):
@@ -175,10 +186,13 @@ def check_output_dir(training_args) -> None:
 
 
 def latest_complete_checkpoint(output_dir: str) -> str | None:
-    """The newest checkpoint whose save finished: trainer_state.json is the last file Trainer writes, so a
-    folder without it was cut off mid-save (crash, full disk) and is skipped, never resumed from."""
+    """The newest checkpoint whose save finished. Saves are written under tmp-checkpoint-N/ and renamed, so a
+    cut-off save is never named checkpoint-N; a checkpoint-N without trainer_state.json (the last file Trainer
+    writes; left by versions that wrote in place) is skipped too, never resumed from."""
     if not os.path.isdir(output_dir):
         return None
+    for folder in staging_folders(output_dir):
+        logger.warning("ignoring %s: a checkpoint save cut off by a kill (the next save removes it)", folder)
     steps = sorted((int(name.split("-")[1]) for name in os.listdir(output_dir)
                     if name.startswith("checkpoint-") and name.split("-")[1].isdigit()), reverse=True)
     for step in steps:
@@ -205,6 +219,14 @@ def resolve_checkpoint(training_args) -> str | None:
             "folder of this run or true for the latest"
         )
     return resume
+
+
+def training_finished(training_args) -> bool:
+    """`--resume_from_checkpoint true` after a run stopped once training had ended (final weights and
+    train_results.json saved) but before evaluation/prediction finished: only those are left to do."""
+    resume = training_args.resume_from_checkpoint
+    return (training_args.do_train and resume is not None and resume.lower() == "true"
+            and os.path.isfile(os.path.join(training_args.output_dir, TRAIN_RESULTS_NAME)))
 
 
 def load_model_and_tokenizer(model_args):
@@ -272,13 +294,18 @@ def wanted_splits(training_args) -> list[str]:
 
 def run(argv: list[str] | None = None) -> dict:
     model_args, data_args, method_args, method_config, training_args = parse_arguments(argv)
+    # The token is for the final push only: TrainingArguments is pickled into training_args.bin (in the run
+    # folder and every checkpoint), where anyone given the folder could read it.
+    hub_token, training_args.hub_token = training_args.hub_token, None
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
                         level=logging.INFO if training_args.should_log else logging.WARNING)
     for library in (datasets, transformers):
         library.utils.logging.set_verbosity_warning()
+    check_processes(training_args)
     check_output_dir(training_args)
     baselines = read_baselines(training_args.baseline_runs)
-    resume = resolve_checkpoint(training_args) if training_args.do_train else None
+    finished_training = training_finished(training_args)
+    resume = resolve_checkpoint(training_args) if training_args.do_train and not finished_training else None
     set_seed(training_args.seed)
     method = RUNNABLE[method_args.method]
     if method.name in BASELINES and training_args.do_train:
@@ -352,53 +379,67 @@ def run(argv: list[str] | None = None) -> dict:
         "trainable_percent": 100 * trainable / total,
     }
     trainer.save_metrics("run", results, combined=False)
-    if training_args.do_train:
-        train_result = trainer.train(resume_from_checkpoint=resume)
-        if preemption.requested:  # a checkpoint is saved; the run is not finished, so nothing else is written
-            sys.exit(PREEMPTED_EXIT_CODE)
-        trainer.save_model()  # the best weights (load_best_model_at_end), only what trained
-        metrics = dict(train_result.metrics, train_samples=len(tokenized["train"]))
-        report_metrics(trainer, "train", metrics, results)
-        trainer.save_state()
-        plot_loss_curves({method.name: trainer.state.log_history}, os.path.join(training_args.output_dir,
-                                                                                  "loss_curves.png"))
-    elif method.name in BASELINES:
-        trainer.save_model()  # a baseline's run folder records what it is, for summarize.py and reports
-    if training_args.do_eval:
-        metrics = trainer.evaluate()
-        report_metrics(trainer, "eval", metrics, results)
-    if training_args.do_predict:
-        output = trainer.predict(tokenized["test"], metric_key_prefix="predict")
-        report_metrics(trainer, "predict", output.metrics, results)
-        if training_args.predict_with_generate and trainer.is_world_process_zero():
-            write_predictions(trainer.last_generation, os.path.join(training_args.output_dir, PREDICTIONS_NAME))
+    try:  # the preemption callback handles SIGTERM/SIGINT from the start of training until the run ends
+        if finished_training:
+            logger.warning("%s: training finished before the run was stopped; evaluating its saved weights",
+                           training_args.output_dir)
+            method.load(model, training_args.output_dir)
+            with open(os.path.join(training_args.output_dir, TRAIN_RESULTS_NAME)) as handle:
+                results.update(json.load(handle))
+        elif training_args.do_train:
+            train_result = trainer.train(resume_from_checkpoint=resume)
+            if preemption.requested:  # a checkpoint is saved; the run is not finished, so nothing else is written
+                sys.exit(PREEMPTED_EXIT_CODE)
+            with preemption.writing_final_weights():
+                trainer.save_model()  # the best weights (load_best_model_at_end), only what trained
+                trainer.save_state()
+                plot_loss_curves({method.name: trainer.state.log_history}, os.path.join(training_args.output_dir,
+                                                                                          "loss_curves.png"))
+                # Last: train_results.json marks training as finished (see training_finished).
+                metrics = dict(train_result.metrics, train_samples=len(tokenized["train"]))
+                report_metrics(trainer, "train", metrics, results)
+        elif method.name in BASELINES:
+            trainer.save_model()  # a baseline's run folder records what it is, for summarize.py and reports
+        # A signal during evaluation or prediction stops the run at once, unfinished, with a line saying how to
+        # finish it (there is nothing to checkpoint; without a handler it would die silently).
+        preemption.install(training_args)
+        if training_args.do_eval:
+            metrics = trainer.evaluate()
+            report_metrics(trainer, "eval", metrics, results)
+        if training_args.do_predict:
+            output = trainer.predict(tokenized["test"], metric_key_prefix="predict")
+            report_metrics(trainer, "predict", output.metrics, results)
+            if training_args.predict_with_generate and trainer.is_world_process_zero():
+                write_predictions(trainer.last_generation, os.path.join(training_args.output_dir, PREDICTIONS_NAME))
 
-    if trainer.is_world_process_zero():
-        # What summarize.py needs to reproduce this run's summaries.
-        save_prompt_format(prompt_format, training_args.output_dir)
-        training_args.generation_config(tokenizer).save_pretrained(training_args.output_dir)
-        trainer.save_metrics("all", results, combined=False)  # writes all_results.json: the run is finished
-        hyperparameters = {
-            "learning_rate": training_args.learning_rate,
-            "num_train_epochs": training_args.num_train_epochs,
-            "per_device_train_batch_size": training_args.per_device_train_batch_size,
-            "gradient_accumulation_steps": training_args.gradient_accumulation_steps,
-            "max_grad_norm": training_args.max_grad_norm,
-            "max_length": data_args.max_length,
-            "seed": training_args.seed,
-            **(asdict(method_config) if method_config is not None else {}),
-        }
-        write_model_card(training_args.output_dir, results=results, hyperparameters=hyperparameters,
-                         base_model=model_args.model_name_or_path, dataset_name=data_args.dataset_name,
-                         method_description=method.description, separator=data_args.separator,
-                         generation=training_args.generation_config(tokenizer).to_diff_dict(),
-                         baselines=baselines,
-                         repo_id=training_args.hub_model_id if training_args.push_run_to_hub else None)
-        logger.info("run folder: %s", os.path.abspath(training_args.output_dir))
-        if training_args.push_run_to_hub:
-            url = push_run_to_hub(training_args.output_dir, training_args.hub_model_id,
-                                  token=training_args.hub_token, private=bool(training_args.hub_private_repo))
-            logger.info("pushed to %s", url)
+        if trainer.is_world_process_zero():
+            # What summarize.py needs to reproduce this run's summaries.
+            save_prompt_format(prompt_format, training_args.output_dir)
+            training_args.generation_config(tokenizer).save_pretrained(training_args.output_dir)
+            trainer.save_metrics("all", results, combined=False)  # writes all_results.json: the run is finished
+            hyperparameters = {
+                "learning_rate": training_args.learning_rate,
+                "num_train_epochs": training_args.num_train_epochs,
+                "per_device_train_batch_size": training_args.per_device_train_batch_size,
+                "gradient_accumulation_steps": training_args.gradient_accumulation_steps,
+                "max_grad_norm": training_args.max_grad_norm,
+                "max_length": data_args.max_length,
+                "seed": training_args.seed,
+                **(asdict(method_config) if method_config is not None else {}),
+            }
+            write_model_card(training_args.output_dir, results=results, hyperparameters=hyperparameters,
+                             base_model=model_args.model_name_or_path, dataset_name=data_args.dataset_name,
+                             method_description=method.description, separator=data_args.separator,
+                             generation=training_args.generation_config(tokenizer).to_diff_dict(),
+                             baselines=baselines,
+                             repo_id=training_args.hub_model_id if training_args.push_run_to_hub else None)
+            logger.info("run folder: %s", os.path.abspath(training_args.output_dir))
+            if training_args.push_run_to_hub:
+                url = push_run_to_hub(training_args.output_dir, training_args.hub_model_id,
+                                      token=hub_token, private=bool(training_args.hub_private_repo))
+                logger.info("pushed to %s", url)
+    finally:
+        preemption.close()
     return results
 
 

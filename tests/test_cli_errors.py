@@ -173,3 +173,11 @@ def test_trainable_method_without_training_is_refused(tmp_path, tiny_model_dir, 
     line = fail(args, capsys)
     assert "--method lora without --do_train would evaluate an untrained lora model" in line
     assert not (tmp_path / "o").exists() or not (tmp_path / "o" / "all_results.json").exists()
+
+
+def test_processes_launched_together_that_would_each_run_alone(tmp_path, tiny_model_dir, news_dir, monkeypatch,
+                                                                 capsys):
+    monkeypatch.setenv("WORLD_SIZE", "2")  # torchrun on CPU without --use_cpu: each process has world size 1
+    line = fail(base_args(tiny_model_dir, news_dir, str(tmp_path / "o")), capsys)
+    assert "2 processes were launched but each would run alone" in line and "--use_cpu true" in line
+    assert not (tmp_path / "o").exists()

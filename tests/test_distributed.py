@@ -24,7 +24,8 @@ def test_two_process_prediction_is_complete_unique_and_equal_to_one_process(tmp_
     args = ["--method", "zero-shot", "--model_name_or_path", tiny_model_dir, "--data_dir", news_dir,
             "--do_predict", "--predict_with_generate", "--generation_num_beams", "1", "--generation_max_new_tokens",
             "12", "--max_length", "256", "--max_predict_samples", "7", "--max_eval_samples", "5",
-            "--per_device_eval_batch_size", "2", "--eval_generate_samples", "5", "--disable_tqdm", "true"]
+            "--per_device_eval_batch_size", "2", "--eval_generate_samples", "5", "--disable_tqdm", "true",
+            "--use_cpu", "true"]  # without it, CPU processes under torchrun each run alone (world size 1)
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=REPO, OMP_NUM_THREADS="1")
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                            os.path.join(REPO, "run_summarization.py"), *args, "--output_dir", str(tmp_path / "two")],
@@ -40,4 +41,6 @@ def test_two_process_prediction_is_complete_unique_and_equal_to_one_process(tmp_
     assert two_results["predict_samples"] == two_results["predict_generated_samples"] == 7
     for key in ("predict_rouge1", "predict_rougeLsum", "predict_gen_len", "eval_rouge1"):
         assert two_results[key] == pytest.approx(one_results[key], abs=1e-9)
-    assert two_results["predict_loss"] == pytest.approx(one_results["predict_loss"], rel=1e-4)
+    # Trainer's loss is a mean of per-batch means: two processes batch differently, and one pads its last batch
+    # with a repeated example, which gather drops from the outputs but not from that batch's mean (0.4% here).
+    assert two_results["predict_loss"] == pytest.approx(one_results["predict_loss"], rel=1e-2)

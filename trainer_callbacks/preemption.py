@@ -1,8 +1,13 @@
 """Graceful preemption: on SIGTERM (what schedulers send before killing a job) finish the current step,
-save a checkpoint, say how to resume, and stop. A second SIGTERM or a SIGINT then exits at once."""
+save a checkpoint, say how to resume, and stop. A second SIGTERM or a SIGINT then exits at once.
+
+After training (final save, evaluation, prediction) there is nothing to checkpoint: a signal ends the run at
+once with the same exit code and a line saying how to finish it, except while the final weights are being
+written (`writing_final_weights`), which completes first so the run folder never holds half a model file."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -16,26 +21,71 @@ EXIT_CODE = 143  # 128 + SIGTERM, what a shell reports for a job ended by SIGTER
 
 
 class PreemptionCallback(TrainerCallback):
+    """Installs its signal handlers when training begins (or at `install`); `close()` when the run ends."""
+
     def __init__(self):
-        self.requested = False
+        self.requested = False  # during training: checkpoint at the end of the step, then stop
         self.checkpoint = None
+        self._args = None
         self._previous = {}
+        self._training = False
+        self._writing = False
+        self._pending = None  # a signal that arrived while the final weights were being written
 
-    def _on_signal(self, signum, frame):
-        if self.requested:  # second signal: the user or the scheduler really wants out now
-            os._exit(EXIT_CODE)
-        self.requested = True
-        logger.warning("received %s: saving a checkpoint at the end of this step, then stopping "
-                       "(send it again to exit at once)", signal.Signals(signum).name)
-
-    def on_train_begin(self, args, state, control, **kwargs):
+    def install(self, args) -> None:
+        """Handle SIGTERM/SIGINT from now on (training calls it too); `close()` gives them back."""
         # Every rank: torchrun forwards SIGTERM to all workers, and a rank left with the default action
         # would die mid-collective and leave the others hanging.
+        self._args = args
+        if self._previous:
+            return
         for signum in (signal.SIGTERM, signal.SIGINT):
             try:
                 self._previous[signum] = signal.signal(signum, self._on_signal)
             except ValueError:  # not the main thread (e.g. inside a notebook worker): leave signals alone
                 return
+
+    def close(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def _on_signal(self, signum, frame):
+        name = signal.Signals(signum).name
+        if self.requested or self._pending is not None:  # second signal: the user or scheduler really wants out
+            os._exit(EXIT_CODE)
+        if self._training:
+            self.requested = True
+            logger.warning("received %s: saving a checkpoint at the end of this step, then stopping "
+                           "(send it again to exit at once)", name)
+        elif self._writing:
+            self._pending = name
+            logger.warning("received %s while writing the final weights: finishing them, then stopping "
+                           "(send it again to exit at once)", name)
+        else:
+            self._stop(name)
+
+    def _stop(self, name: str):
+        out = self._args.output_dir
+        how = f"--output_dir {out} --resume_from_checkpoint true" if self._args.do_train else "the same command"
+        logger.error("%s after training: the run is unfinished (no all_results.json); finish it with %s",
+                     name, how)
+        raise SystemExit(EXIT_CODE)
+
+    @contextlib.contextmanager
+    def writing_final_weights(self):
+        """A signal inside this block stops the run after it, not in the middle of a file."""
+        self._writing = True
+        try:
+            yield
+        finally:
+            self._writing = False
+        if self._pending is not None:
+            self._stop(self._pending)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.install(args)
+        self._training = True
 
     def on_step_end(self, args, state, control, **kwargs):
         if torch.distributed.is_available() and torch.distributed.is_initialized():
@@ -54,6 +104,4 @@ class PreemptionCallback(TrainerCallback):
                            "--resume_from_checkpoint true", self.checkpoint, args.output_dir)
 
     def on_train_end(self, args, state, control, **kwargs):
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        self._previous.clear()
+        self._training = False
