@@ -71,6 +71,11 @@ class ModelArguments:
     trust_remote_code: bool = field(
         default=False, metadata={"help": "Allow model code from the Hub to run; only for repositories you trust."}
     )
+    attn_implementation: str = field(
+        default="sdpa",
+        metadata={"help": "Attention kernel: 'sdpa' (PyTorch's fused scaled-dot-product attention), 'eager', or "
+                          "'flash_attention_2' if installed."},
+    )
 
     def __post_init__(self):
         # A Hub id has at most one "/"; anything path-shaped must exist here.
@@ -234,7 +239,8 @@ def load_model_and_tokenizer(model_args):
     common = {"cache_dir": model_args.cache_dir, "trust_remote_code": model_args.trust_remote_code}
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **common)
-        model = AutoModelForCausalLM.from_pretrained(model_args.model_name_or_path, **common)
+        model = AutoModelForCausalLM.from_pretrained(model_args.model_name_or_path,
+                                                     attn_implementation=model_args.attn_implementation, **common)
     except OSError as error:
         offline = " (HF_HUB_OFFLINE is set: only local folders and cached models work)" if os.environ.get(
             "HF_HUB_OFFLINE") == "1" else ""

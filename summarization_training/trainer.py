@@ -25,6 +25,7 @@ from peft_methods import Method
 from summarization_data import SummarizationCollator
 from summarization_data.tokenization import IGNORE_INDEX
 
+from .checkpointing import save_checkpoint_atomically
 from .generation import decode_until_eos, generate_summary_ids, tokens_before_eos
 
 
@@ -79,6 +80,10 @@ class SummarizationTrainer(Trainer):
     def _load_best_model(self) -> None:
         self.method.load(self.accelerator.unwrap_model(self.model), self.state.best_model_checkpoint)
 
+    def _save_checkpoint(self, model, trial) -> None:
+        # Written under tmp-checkpoint-N/ and renamed once complete: a kill mid-save leaves no checkpoint-N.
+        save_checkpoint_atomically(self, super()._save_checkpoint, model, trial)
+
     # ---- evaluation: loss on everything, ROUGE on generated summaries ----
 
     def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
@@ -104,7 +109,8 @@ class SummarizationTrainer(Trainer):
         collator = SummarizationCollator(pad_token_id=tokenizer.pad_token_id, with_prompts=True)
         loader = self.accelerator.prepare(DataLoader(
             dataset.select_columns(["input_ids", "labels", "prompt_input_ids"]),
-            batch_size=self.args.per_device_eval_batch_size, collate_fn=collator, shuffle=False,
+            batch_size=self.args.generation_batch_size or self.args.per_device_eval_batch_size, collate_fn=collator,
+            shuffle=False,
         ))
         model = self.accelerator.unwrap_model(self.model)
         was_training = model.training
