@@ -30,6 +30,11 @@ class SummarizationTrainingArguments(TrainingArguments):
     save_total_limit: int | None = field(default=2, metadata={"help": "Checkpoints kept (the best is always kept)."})
     load_best_model_at_end: bool = field(default=True, metadata={"help": "Restore the lowest-eval_loss weights."})
     metric_for_best_model: str | None = field(default="eval_loss", metadata={"help": "Metric choosing the best."})
+    # Early stopping's patience count lives in a callback: without this a resumed run forgets how many
+    # evaluations had already not improved and trains past the point the uninterrupted run stopped.
+    restore_callback_states_from_checkpoint: bool = field(
+        default=True, metadata={"help": "On resume, restore callback state (early-stopping patience) too."}
+    )
     logging_steps: float = field(default=10, metadata={"help": "Log training loss and throughput every N steps."})
     include_num_input_tokens_seen: str = field(
         default="non_padding", metadata={"help": "Token counting for throughput: 'non_padding', 'all' or 'no'."}

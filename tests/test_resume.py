@@ -57,3 +57,24 @@ def test_resume_true_skips_a_checkpoint_cut_off_mid_save(tmp_path, caplog):
     with caplog.at_level("WARNING"):
         assert run_summarization.latest_complete_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-4")
     assert "checkpoint-6 is incomplete" in caplog.text
+
+
+def test_resumed_run_keeps_early_stopping_patience(tmp_path, tiny_model_dir, news_dir):
+    """Scoring eval_loss as 'greater is better' makes every improving epoch count against patience, so the
+    checkpoint holds a non-zero patience count that a resumed run must carry on from."""
+    import json
+
+    def stopping_args(out, *extra):
+        return args(tiny_model_dir, news_dir, str(out), "lora", "--num_train_epochs", "6", "--greater_is_better",
+                    "true", "--early_stopping_patience", "2", "--save_total_limit", "6", *extra)
+
+    full, resumed = tmp_path / "full", tmp_path / "resumed"
+    run_summarization.main(stopping_args(full))
+    stopped_at = json.loads((full / "trainer_state.json").read_text())["global_step"]
+    assert stopped_at < 6 * 2  # early stopping ended it
+    state = json.loads((full / "checkpoint-4" / "trainer_state.json").read_text())
+    assert state["stateful_callbacks"]["EarlyStoppingCallback"]["attributes"]["early_stopping_patience_counter"] > 0
+    os.makedirs(resumed)
+    shutil.copytree(full / "checkpoint-4", resumed / "checkpoint-4")
+    run_summarization.main(stopping_args(resumed, "--resume_from_checkpoint", "true"))
+    assert json.loads((resumed / "trainer_state.json").read_text())["global_step"] == stopped_at
