@@ -43,6 +43,7 @@ from summarization_data.loading import resolve_data_files
 from summarization_data.tokenization import save_prompt_format
 from summarization_training import SummarizationTrainer, SummarizationTrainingArguments
 from summarization_training.checkpointing import staging_folders
+from summarization_training.kernels import use_fused_gelu
 from trainer_callbacks import (
     PeakMemoryCallback,
     PreemptionCallback,
@@ -249,6 +250,7 @@ def load_model_and_tokenizer(model_args):
         ) from error
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token  # padding is masked by position, so sharing EOS is safe
+    use_fused_gelu(model)
     return model, tokenizer
 
 

@@ -4,6 +4,9 @@ with the standard full-logits loss on the same batches, generation batched and o
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
+import sys
 import time
 from dataclasses import dataclass
 
@@ -30,6 +33,10 @@ class Peaks:
     def reset(self) -> None:
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
+        gc.collect()
+        if sys.platform.startswith("linux"):
+            # Hand freed heap back to the OS so the resident-set peak is this measurement's, not the last one's.
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
         self.host.reset()
 
     def read(self) -> dict:

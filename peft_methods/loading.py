@@ -13,6 +13,7 @@ import os
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from summarization_data.errors import BadInputError
+from summarization_training.kernels import use_fused_gelu
 
 from .base import METHOD_CONFIG_NAME, read_method_config
 from .head import HeadConfig, build_head_model, load_head_weights
@@ -53,6 +54,7 @@ def load_trained_model(run_dir: str, base_model_name_or_path: str | None = None)
     except OSError as error:
         raise BadInputError(f"cannot load base model '{base_name}' for {run_dir}; pass --base_model "
                             f"({str(error).splitlines()[0]})") from error
+    use_fused_gelu(base)  # as in training (run_summarization.load_model_and_tokenizer)
     if method == "prompt":
         model = SoftPromptModel.from_pretrained(base, run_dir)
     elif method == "lora":

@@ -67,6 +67,11 @@ class SummarizationTrainingArguments(TrainingArguments):
                           "batches give more summaries per second until memory runs out. Default: "
                           "--per_device_eval_batch_size."},
     )
+    generation_cache: str = field(
+        default="static",
+        metadata={"help": "KV cache for generation: 'static' (allocated once per batch) or 'dynamic' (grows by "
+                          "concatenation each step).", "choices": ["static", "dynamic"]},
+    )
     generation_num_beams: int = field(default=4, metadata={"help": "Beam search width (1: greedy)."})
     no_repeat_ngram_size: int = field(
         default=3, metadata={"help": "Forbid repeating an n-gram of this size within a summary (0: off); "
@@ -106,5 +111,5 @@ class SummarizationTrainingArguments(TrainingArguments):
     def generation_config(self, tokenizer) -> GenerationConfig:
         return summary_generation_config(
             self.generation_max_new_tokens, self.generation_num_beams, self.no_repeat_ngram_size,
-            self.length_penalty, tokenizer.eos_token_id, tokenizer.pad_token_id,
+            self.length_penalty, tokenizer.eos_token_id, tokenizer.pad_token_id, self.generation_cache,
         )

@@ -27,11 +27,14 @@ class SummaryNoRepeatNGramLogitsProcessor(NoRepeatNGramLogitsProcessor):
 
 
 def summary_generation_config(max_new_tokens: int, num_beams: int, no_repeat_ngram_size: int,
-                              length_penalty: float, eos_token_id: int, pad_token_id: int) -> GenerationConfig:
+                              length_penalty: float, eos_token_id: int, pad_token_id: int,
+                              cache_implementation: str | None = "static") -> GenerationConfig:
+    """A static KV cache is allocated once per batch at prompt + max_new_tokens; the default dynamic cache
+    concatenates every layer's keys and values at every step (a third of a CPU decoding step at batch 8)."""
     return GenerationConfig(
         max_new_tokens=max_new_tokens, num_beams=num_beams, do_sample=False, length_penalty=length_penalty,
         early_stopping=num_beams > 1, eos_token_id=eos_token_id, pad_token_id=pad_token_id,
-        summary_no_repeat_ngram_size=no_repeat_ngram_size,
+        summary_no_repeat_ngram_size=no_repeat_ngram_size, cache_implementation=cache_implementation,
     )
 
 

@@ -28,11 +28,11 @@ def tokenized(tokenizer, n=3):
 
 
 def trainer_for(model, tokenizer, tmp_path, batch_size, **overrides):
+    settings = dict(generation_num_beams=1, generation_max_new_tokens=12, no_repeat_ngram_size=0)
     args = SummarizationTrainingArguments(
         output_dir=str(tmp_path), per_device_eval_batch_size=batch_size, predict_with_generate=True,
-        generation_num_beams=1, generation_max_new_tokens=12, no_repeat_ngram_size=0, report_to="none",
-        eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
-        **overrides)
+        report_to="none", eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
+        **{**settings, **overrides})
     return SummarizationTrainer(model=model, args=args, processing_class=tokenizer, method=METHODS["full"])
 
 
@@ -126,3 +126,12 @@ def test_generation_batch_size_sets_how_many_prompts_decode_together(tokenizer, 
     trainer = trainer_for(build("full", tokenizer), tokenizer, tmp_path, batch_size=1, generation_batch_size=2)
     trainer.generate_summaries(tokenized(tokenizer))
     assert [rows for rows, _ in shapes] == [2, 1]
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_static_kv_cache_gives_the_dynamic_cache_summaries_with_beams(name, tokenizer, tmp_path):
+    model = build(name, tokenizer)
+    dataset = tokenized(tokenizer)
+    results = [trainer_for(model, tokenizer, tmp_path, batch_size=3, generation_num_beams=3, no_repeat_ngram_size=2,
+                           generation_cache=cache).generate_summaries(dataset) for cache in ("static", "dynamic")]
+    assert results[0].predictions == results[1].predictions and results[0].lengths == results[1].lengths
