@@ -43,7 +43,7 @@ def test_remote_code_runs_only_when_asked(tiny_model_dir, news_dir, tmp_path, mo
 
     def from_pretrained(name, **kwargs):
         seen.append(kwargs["trust_remote_code"])
-        return SimpleNamespace(pad_token_id=0)
+        return SimpleNamespace(pad_token_id=0, modules=lambda: [])
 
     monkeypatch.setattr(run_summarization.AutoTokenizer, "from_pretrained", from_pretrained)
     monkeypatch.setattr(run_summarization.AutoModelForCausalLM, "from_pretrained", from_pretrained)
