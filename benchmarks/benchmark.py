@@ -64,7 +64,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.benchmark", description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=list(PRESETS), default="cpu-small", help="Model/batch/length setting.")
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS), help="Methods to run.")
-    parser.add_argument("--output", help="JSON file to write (default: benchmarks/results/<preset>-<device>.json).")
+    parser.add_argument("--output", help="JSON file to write (default: benchmarks/results/<preset>-<device>-<time>.json).")
     parser.add_argument("--overwrite", action="store_true", help="Replace an existing --output file.")
     parser.add_argument("--peak_tflops", type=float,
                         help="Peak dense TFLOP/s for MFU (H100 SXM bf16: 989). Default: measured with a matmul.")
@@ -73,8 +73,9 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
     args.device = device
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")  # a new file per run: earlier results stay
     args.output = args.output or os.path.join("benchmarks", "results",
-                                              f"{args.preset}-{device.replace(' ', '_').lower()}.json")
+                                              f"{args.preset}-{device.replace(' ', '_').lower()}-{stamp}.json")
     if os.path.exists(args.output) and not args.overwrite:
         raise BadInputError(f"{args.output} exists; pass --overwrite to replace it or --output for another file")
     return args

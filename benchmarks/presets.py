@@ -42,9 +42,9 @@ class Preset:
 
 PRESETS = {
     "cpu-small": Preset(
-        name="cpu-small", description="GPT-2 small's shape on a CPU: batch 2 x 512 tokens, 8 summaries of 64 tokens",
+        name="cpu-small", description="GPT-2 small's shape on a CPU: batch 2 x 512 tokens, 16 summaries of 64 tokens",
         batch_size=2, warmup_steps=1, measured_steps=2,
-        generation_prompts=8, generation_batch_size=8, sequential_prompts=4, max_new_tokens=64,
+        generation_prompts=16, generation_batch_size=16, sequential_prompts=4, max_new_tokens=64,
     ),
     "gpt2-small": Preset(
         name="gpt2-small", description="GPT-2 small (124M) on a GPU: batch 32 x 512 tokens in bf16, "
