@@ -72,10 +72,10 @@ class ModelArguments:
     trust_remote_code: bool = field(
         default=False, metadata={"help": "Allow model code from the Hub to run; only for repositories you trust."}
     )
-    attn_implementation: str = field(
-        default="sdpa",
-        metadata={"help": "Attention kernel: 'sdpa' (PyTorch's fused scaled-dot-product attention), 'eager', or "
-                          "'flash_attention_2' if installed."},
+    attn_implementation: str | None = field(
+        default=None,
+        metadata={"help": "Attention kernel: 'sdpa' (PyTorch's fused attention; transformers' default where the "
+                          "model supports it, e.g. GPT-2), 'eager', or 'flash_attention_2' if installed."},
     )
 
     def __post_init__(self):
@@ -242,6 +242,9 @@ def load_model_and_tokenizer(model_args):
         tokenizer = AutoTokenizer.from_pretrained(source, **common)
         model = AutoModelForCausalLM.from_pretrained(model_args.model_name_or_path,
                                                      attn_implementation=model_args.attn_implementation, **common)
+    except ValueError as error:  # e.g. an attention kernel this model does not implement
+        raise BadInputError(f"cannot load model '{model_args.model_name_or_path}': {str(error).splitlines()[0]}"
+                            ) from error
     except OSError as error:
         offline = " (HF_HUB_OFFLINE is set: only local folders and cached models work)" if os.environ.get(
             "HF_HUB_OFFLINE") == "1" else ""

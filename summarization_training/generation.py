@@ -9,6 +9,8 @@ way for every method; the size is kept in the generation config as `summary_no_r
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from transformers import GenerationConfig, LogitsProcessorList, NoRepeatNGramLogitsProcessor
 
@@ -29,18 +31,27 @@ class SummaryNoRepeatNGramLogitsProcessor(NoRepeatNGramLogitsProcessor):
 def summary_generation_config(max_new_tokens: int, num_beams: int, no_repeat_ngram_size: int,
                               length_penalty: float, eos_token_id: int, pad_token_id: int,
                               cache_implementation: str | None = "static") -> GenerationConfig:
-    """A static KV cache is allocated once per batch at prompt + max_new_tokens; the default dynamic cache
-    concatenates every layer's keys and values at every step (a third of a CPU decoding step at batch 8)."""
+    """A static KV cache is preallocated (at least prompt + max_new_tokens; transformers reuses a larger one
+    from an earlier call); the default dynamic cache concatenates every layer's keys and values at every step
+    (a third of a CPU decoding step at batch 8, `benchmarks/kernels.py`). `disable_compile`: with a static
+    cache on CUDA, transformers would otherwise torch.compile the decoding step on its own, recompiling for
+    every new batch shape inside evaluation and keeping CUDA-graph memory during training."""
     return GenerationConfig(
         max_new_tokens=max_new_tokens, num_beams=num_beams, do_sample=False, length_penalty=length_penalty,
         early_stopping=num_beams > 1, eos_token_id=eos_token_id, pad_token_id=pad_token_id,
         summary_no_repeat_ngram_size=no_repeat_ngram_size, cache_implementation=cache_implementation,
+        disable_compile=True,
     )
 
 
 def generate_summary_ids(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                          generation_config: GenerationConfig) -> torch.Tensor:
     """New tokens only (prompt stripped), for a left-padded batch of prompts."""
+    if generation_config.cache_implementation == "static" and uses_local_attention(model.config):
+        # transformers' static cache gives wrong beam-search results once a sequence outgrows a local
+        # attention window (GPT-Neo's local layers): such models keep the dynamic cache.
+        generation_config = copy.deepcopy(generation_config)
+        generation_config.cache_implementation = "dynamic"
     processors = LogitsProcessorList()
     ngram_size = getattr(generation_config, "summary_no_repeat_ngram_size", 0) or 0
     if ngram_size > 0:
@@ -49,6 +60,12 @@ def generate_summary_ids(model, input_ids: torch.Tensor, attention_mask: torch.T
         output = model.generate(input_ids=input_ids, attention_mask=attention_mask,
                                 generation_config=generation_config, logits_processor=processors)
     return output[:, input_ids.shape[1]:]
+
+
+def uses_local_attention(config) -> bool:
+    layers = list(getattr(config, "attention_layers", None) or []) + list(getattr(config, "layer_types", None) or [])
+    return getattr(config, "sliding_window", None) is not None or any(
+        kind in ("local", "sliding_attention") for kind in layers)
 
 
 def tokens_before_eos(tokens: torch.Tensor, eos_token_id: int, pad_token_id: int | None = None) -> list[int]:

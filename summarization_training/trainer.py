@@ -11,18 +11,19 @@ Two things the stock Trainer does not do:
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from transformers import Trainer
+from transformers import PreTrainedModel, Trainer
 from transformers.trainer import TRAINING_ARGS_NAME
 
 from metrics.scoring import summary_scores
 from peft_methods import Method
-from summarization_data import SummarizationCollator
+from summarization_data import BadInputError, SummarizationCollator
 from summarization_data.tokenization import IGNORE_INDEX
 
 from .checkpointing import save_checkpoint_atomically
@@ -44,6 +45,11 @@ class SummarizationTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self.method = method
         self.last_generation: GeneratedSummaries | None = None
+        # Label smoothing and a custom compute_loss_func take the full logits; they keep the stock path.
+        self.summary_logits_only = (self.args.summary_logits_only and self.label_smoother is None
+                                    and self.compute_loss_func is None)
+        if self.summary_logits_only:
+            check_logits_to_keep(self.model)
 
     # ---- the loss, with logits only where it is ----
 
@@ -55,7 +61,7 @@ class SummarizationTrainer(Trainer):
         mask; `shift_labels` hands the loss the matching targets, so everything else (token-count
         normalisation across gradient accumulation and devices) stays the stock Trainer path.
         """
-        if self.args.summary_logits_only and "labels" in inputs:
+        if self.summary_logits_only and "labels" in inputs:
             targets = summary_targets(inputs["labels"])
             keep = targets != IGNORE_INDEX
             inputs = {**inputs, "logits_to_keep": keep, "shift_labels": targets[keep]}
@@ -131,6 +137,16 @@ class SummarizationTrainer(Trainer):
         if was_training:
             model.train()
         return result
+
+
+def check_logits_to_keep(model) -> None:
+    """A model whose forward lacks `logits_to_keep` would fail mid-step with a shape error; say so up front."""
+    language_model = next((m for m in model.modules() if isinstance(m, PreTrainedModel)), None)
+    if language_model is not None and "logits_to_keep" not in inspect.signature(language_model.forward).parameters:
+        raise BadInputError(
+            f"{type(language_model).__name__}.forward has no `logits_to_keep` argument, needed to compute logits "
+            "at summary positions only; pass --summary_logits_only false"
+        )
 
 
 def summary_targets(labels: torch.Tensor) -> torch.Tensor:

@@ -181,3 +181,9 @@ def test_processes_launched_together_that_would_each_run_alone(tmp_path, tiny_mo
     line = fail(base_args(tiny_model_dir, news_dir, str(tmp_path / "o")), capsys)
     assert "2 processes were launched but each would run alone" in line and "--use_cpu true" in line
     assert not (tmp_path / "o").exists()
+
+
+def test_attention_kernel_the_model_lacks(tmp_path, tiny_model_dir, news_dir, capsys):
+    line = fail(base_args(tiny_model_dir, news_dir, str(tmp_path / "o"), "--attn_implementation", "no_such_kernel"),
+                capsys)
+    assert f"cannot load model '{tiny_model_dir}'" in line and "no_such_kernel" in line

@@ -9,6 +9,7 @@ from peft_methods import METHODS
 from summarization_data import PromptFormat, SummarizationCollator
 from summarization_data.tokenization import tokenize_batch
 from summarization_training import SummarizationTrainer, SummarizationTrainingArguments
+from summarization_training.generation import generate_summary_ids
 
 from .conftest import make_tiny_gpt2
 from .test_methods import CONFIGS
@@ -135,3 +136,20 @@ def test_static_kv_cache_gives_the_dynamic_cache_summaries_with_beams(name, toke
     results = [trainer_for(model, tokenizer, tmp_path, batch_size=3, generation_num_beams=3, no_repeat_ngram_size=2,
                            generation_cache=cache).generate_summaries(dataset) for cache in ("static", "dynamic")]
     assert results[0].predictions == results[1].predictions and results[0].lengths == results[1].lengths
+
+
+def test_models_with_local_attention_keep_the_dynamic_cache():
+    """GPT-Neo's local layers: past the window, a static cache changes beam-search results, so it is not used."""
+    from transformers import GPTNeoConfig, GPTNeoForCausalLM
+
+    from summarization_training.generation import summary_generation_config
+
+    torch.manual_seed(0)
+    model = GPTNeoForCausalLM(GPTNeoConfig(vocab_size=200, hidden_size=32, num_layers=2, num_heads=2, window_size=8,
+                                           attention_types=[[["global", "local"], 1]], max_position_embeddings=128,
+                                           eos_token_id=199, bos_token_id=199)).eval()
+    input_ids = torch.randint(0, 199, (2, 40), generator=torch.Generator().manual_seed(1))
+    mask = torch.ones_like(input_ids)
+    outputs = [generate_summary_ids(model, input_ids, mask, summary_generation_config(20, 4, 0, 1.0, 199, 199, cache))
+               for cache in ("static", "dynamic")]
+    assert torch.equal(outputs[0], outputs[1])

@@ -73,3 +73,33 @@ def test_only_summary_positions_reach_the_head(tokenizer, tmp_path):
     trainer.compute_loss(model, dict(batch))
     handle.remove()
     assert rows == [torch.Size([int((batch["labels"][:, 1:] != -100).sum()), model.config.n_embd])]
+
+
+def trainer_with(model, tmp_path, **overrides):
+    args = SummarizationTrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True, eval_strategy="no",
+                                          save_strategy="no", load_best_model_at_end=False, **overrides)
+    return SummarizationTrainer(model=model, args=args, method=METHODS["full"])
+
+
+def test_label_smoothing_keeps_the_full_logits_path(tokenizer, tmp_path):
+    model = build("full", tokenizer).eval()
+    batch = ragged_batch()
+    smoothed = [trainer_with(model, tmp_path, label_smoothing_factor=0.1, summary_logits_only=flag)
+                .compute_loss(model, dict(batch)) for flag in (True, False)]
+    torch.testing.assert_close(smoothed[0], smoothed[1])
+    assert not torch.isclose(smoothed[0], trainer_with(model, tmp_path).compute_loss(model, dict(batch)))
+
+
+def test_a_model_without_logits_to_keep_is_refused_up_front(tokenizer, tmp_path):
+    from transformers import GPT2LMHeadModel
+
+    from summarization_data import BadInputError
+
+    class OldCausalLM(GPT2LMHeadModel):
+        def forward(self, input_ids=None, attention_mask=None, labels=None):
+            return super().forward(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+
+    model = OldCausalLM(build("full", tokenizer).config)
+    with pytest.raises(BadInputError, match="OldCausalLM.forward has no `logits_to_keep`.*--summary_logits_only false"):
+        trainer_with(model, tmp_path)
+    trainer_with(model, tmp_path, summary_logits_only=False)  # the stock path still works
