@@ -4,6 +4,7 @@ with the standard full-logits loss on the same batches, generation batched and o
 from __future__ import annotations
 
 import contextlib
+import copy
 import ctypes
 import gc
 import sys
@@ -51,10 +52,14 @@ class Timing:
     tokens: int  # non-padding tokens in the measured steps
     peaks: dict
 
-    def row(self, flops_per_step: float, peak_flops: float) -> dict:
-        return {"tokens_per_s": self.tokens / self.seconds, "step_s": self.seconds / self.steps,
+    def row(self, flops_per_step: float, model_flops_per_token: float, peak_flops: float) -> dict:
+        """`mfu`: the FLOPs this loop executes (counted) per second over the peak. `mfu_6n`: the usual
+        convention (PaLM, llm.c): 6 x parameters + attention per token, as if every weight trained."""
+        tokens_per_s = self.tokens / self.seconds
+        return {"tokens_per_s": tokens_per_s, "step_s": self.seconds / self.steps,
                 "tflops_per_step": flops_per_step / 1e12,
-                "mfu": flops_per_step * self.steps / self.seconds / peak_flops, **self.peaks}
+                "mfu": flops_per_step * self.steps / self.seconds / peak_flops,
+                "mfu_6n": model_flops_per_token * tokens_per_s / peak_flops, **self.peaks}
 
 
 class StepTimer(TrainerCallback):
@@ -101,11 +106,16 @@ def reference_training(model, batches: list[dict], warmup: int, bf16: bool, peak
     return Timing(time.perf_counter() - start, len(batches) - warmup, tokens, peaks.read())
 
 
-def count_flops(step) -> float:
-    """FLOPs of one forward + backward, counted from the operations actually run (matmuls and attention)."""
+def flops_per_step(loss_of, model, batches: list[dict], bf16: bool) -> float:
+    """Mean FLOPs of forward + backward over `batches`, counted from the operations actually run (matmuls
+    and attention); nothing is updated."""
     with FlopCounterMode(display=False) as counter:
-        step()
-    return float(counter.get_total_flops())
+        for batch in batches:
+            with autocast(bf16):
+                loss = loss_of(dict(batch))
+            loss.backward()
+            model.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / len(batches)
 
 
 def measured_peak_flops(bf16: bool, seconds: float = 2.0) -> float:
@@ -136,6 +146,11 @@ def time_generation(model, prompts: list[list[int]], batch_size: int, config, pa
     device = next(model.parameters()).device
     model.eval()
     set_seed(0)
+    warmup_ids, warmup_mask = left_padded(prompts[:2], pad_id, device)  # kernels chosen, memory pools made
+    warmup_config = copy.deepcopy(config)
+    warmup_config.max_new_tokens = warmup_config.min_new_tokens = 2
+    with autocast(bf16):
+        generate_summary_ids(model, warmup_ids, warmup_mask, warmup_config)
     outputs = []
     synchronize()
     peaks.reset()
