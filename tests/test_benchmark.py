@@ -76,3 +76,14 @@ def test_presets_match_the_issue():
     small = presets.PRESETS["gpt2-small"]
     assert (small.n_layer, small.n_embd, small.batch_size, small.max_length) == (12, 768, 32, 512)
     assert dataclasses.asdict(presets.PRESETS["cpu-small"])["max_length"] == 512
+
+
+def test_kernel_benchmark_reports_both_variants(tmp_path):
+    from benchmarks import kernels
+
+    output = tmp_path / "kernels.json"
+    report = kernels.run(["--n_layer", "1", "--n_embd", "64", "--repeats", "1", "--output", str(output)])
+    assert json.loads(output.read_text()) == report
+    assert set(report["activation"]) == {"gelu_new", "fused"} and set(report["kv_cache"]) == {"dynamic", "static"}
+    assert all(v > 0 for variant in report["activation"].values() for v in variant.values())
+    assert all(variant["decode_step_s"] > 0 for variant in report["kv_cache"].values())
