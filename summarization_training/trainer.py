@@ -92,10 +92,32 @@ class SummarizationTrainer(Trainer):
 
     # ---- evaluation: loss on everything, ROUGE on generated summaries ----
 
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        """Per example, the summed NLL of its summary tokens and their count (instead of logits): the split's
+        loss is then exact and token-weighted, and gathering drops the duplicates that pad a last batch across
+        processes. Trainer's own loss is a mean of batch means, which a padded duplicate shifts."""
+        if not self.summary_logits_only:
+            return super().prediction_step(model, inputs, True, ignore_keys)
+        inputs = self._prepare_inputs(inputs)
+        targets = summary_targets(inputs["labels"])
+        keep = targets != IGNORE_INDEX
+        features = {key: value for key, value in inputs.items() if key != "labels"}
+        with torch.no_grad(), self.compute_loss_context_manager():
+            logits = model(**features, logits_to_keep=keep).logits
+        token_nll = nn.functional.cross_entropy(logits.float(), targets[keep], reduction="none")
+        rows = keep.nonzero()[:, 0]
+        sums = torch.zeros(keep.shape[0], device=token_nll.device).index_add_(0, rows, token_nll)
+        counts = keep.sum(dim=1).to(sums.dtype)
+        return sums.sum() / counts.sum(), torch.stack((sums, counts), dim=1), None
+
     def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
                         metric_key_prefix="eval"):
-        output = super().evaluation_loop(dataloader, description, prediction_loss_only=True,
+        exact = self.summary_logits_only
+        output = super().evaluation_loop(dataloader, description, prediction_loss_only=not exact,
                                          ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix)
+        if exact and output.predictions is not None:
+            sums, counts = output.predictions[:, 0], output.predictions[:, 1]
+            output.metrics[f"{metric_key_prefix}_loss"] = float(sums.sum() / counts.sum())
         output.metrics[f"{metric_key_prefix}_samples"] = len(dataloader.dataset)
         if self.args.predict_with_generate:
             # During training only a subset is summarised (generation dominates evaluation time);

@@ -103,3 +103,27 @@ def test_a_model_without_logits_to_keep_is_refused_up_front(tokenizer, tmp_path)
     with pytest.raises(BadInputError, match="OldCausalLM.forward has no `logits_to_keep`.*--summary_logits_only false"):
         trainer_with(model, tmp_path)
     trainer_with(model, tmp_path, summary_logits_only=False)  # the stock path still works
+
+
+def test_evaluation_loss_is_token_weighted_over_the_split_whatever_the_batching(tokenizer, tmp_path):
+    from datasets import Dataset
+
+    generator = torch.Generator().manual_seed(1)
+    rows = {"input_ids": [], "labels": []}
+    for article, summary in ((30, 9), (17, 5), (24, 12), (11, 3), (20, 7)):
+        ids = torch.randint(0, 1000, (article + summary,), generator=generator).tolist()
+        rows["input_ids"].append(ids)
+        rows["labels"].append([-100] * article + ids[article:])
+    dataset = Dataset.from_dict(rows)
+    model = build("prompt", tokenizer).eval()
+    with torch.no_grad():  # the definition: summed NLL of every summary token / number of summary tokens
+        total = count = 0.0
+        for ids, labels in zip(rows["input_ids"], rows["labels"]):
+            n = sum(label != -100 for label in labels[1:])
+            total += model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss.item() * n
+            count += n
+    for batch_size in (2, 5):
+        trainer = trainer_with(model, tmp_path, per_device_eval_batch_size=batch_size)
+        trainer.data_collator = SummarizationCollator(pad_token_id=50256)
+        loss = trainer.evaluate(dataset)["eval_loss"]
+        assert loss == pytest.approx(total / count, rel=1e-5), batch_size
