@@ -426,7 +426,8 @@ def run(argv: list[str] | None = None) -> dict:
         if trainer.is_world_process_zero():
             # What summarize.py needs to reproduce this run's summaries.
             save_prompt_format(prompt_format, training_args.output_dir)
-            training_args.generation_config(tokenizer).save_pretrained(training_args.output_dir)
+            generation_config = training_args.generation_config(tokenizer)
+            generation_config.save_pretrained(training_args.output_dir)
             trainer.save_metrics("all", results, combined=False)  # writes all_results.json: the run is finished
             hyperparameters = {
                 "learning_rate": training_args.learning_rate,
@@ -441,7 +442,7 @@ def run(argv: list[str] | None = None) -> dict:
             write_model_card(training_args.output_dir, results=results, hyperparameters=hyperparameters,
                              base_model=model_args.model_name_or_path, dataset_name=data_args.dataset_name,
                              method_description=method.description, separator=data_args.separator,
-                             generation=training_args.generation_config(tokenizer).to_diff_dict(),
+                             generation=generation_config.to_diff_dict(),
                              baselines=baselines,
                              repo_id=training_args.hub_model_id if training_args.push_run_to_hub else None)
             logger.info("run folder: %s", os.path.abspath(training_args.output_dir))

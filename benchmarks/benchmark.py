@@ -107,9 +107,7 @@ def benchmark_method(name, preset, dataset, args, peak_flops, peaks) -> dict:
         bf16 = training_args.bf16
         model = fresh_model(pipeline=True).to(training_args.device)
         result["trainable_parameters"], result["total_parameters"] = count_parameters(model)
-        config = preset.model_config()
-        base_parameters = count_parameters(transformers.GPT2LMHeadModel(config))[1]
-        model_flops = 6 * base_parameters + 12 * config.n_layer * config.n_embd * preset.max_length
+        model_flops = preset.model_flops_per_token()
         timer = StepTimer(preset.warmup_steps, peaks)
         trainer = SummarizationTrainer(model=model, args=training_args, train_dataset=dataset, data_collator=collator,
                                        method=method, callbacks=[timer])
@@ -152,6 +150,7 @@ def benchmark_generation(model, preset, dataset, bf16, peaks) -> dict:
 
 
 def run(argv=None) -> dict:
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     preset = PRESETS[args.preset]
     steps = preset.warmup_steps + preset.measured_steps
@@ -168,7 +167,7 @@ def run(argv=None) -> dict:
         "tf32": defaults.tf32,
         "torch_compile": args.torch_compile,
         "peak_tflops": peak_flops / 1e12, "peak_measured": not args.peak_tflops,
-        "date": datetime.date.today().isoformat(), "command": " ".join(["python -m benchmarks.benchmark", *sys.argv[1:]]),
+        "date": datetime.date.today().isoformat(), "command": " ".join(["python -m benchmarks.benchmark", *argv]),
         # Over 2,000 examples: what one epoch of dynamically padded batches wastes, random vs length-grouped.
         "padding_fraction": padding_fractions(synthetic_examples(preset, 2000, seed=1), preset.batch_size),
         "methods": [],

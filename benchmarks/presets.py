@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from datasets import Dataset
-from transformers import GPT2Config
+from transformers import GPT2Config, GPT2LMHeadModel
 
 IGNORE_INDEX = -100
 
@@ -38,6 +39,12 @@ class Preset:
     def model_config(self) -> GPT2Config:
         return GPT2Config(n_layer=self.n_layer, n_embd=self.n_embd, n_head=self.n_head, vocab_size=self.vocab_size,
                           n_positions=1024)
+
+    def model_flops_per_token(self) -> float:
+        """The usual MFU convention (PaLM, llm.c): 6 x parameters + 12 x layers x width x length per token."""
+        with torch.device("meta"):  # shapes only, no memory
+            parameters = sum(p.numel() for p in GPT2LMHeadModel(self.model_config()).parameters())
+        return 6 * parameters + 12 * self.n_layer * self.n_embd * self.max_length
 
 
 PRESETS = {

@@ -62,9 +62,8 @@ class SummarizationTrainer(Trainer):
         normalisation across gradient accumulation and devices) stays the stock Trainer path.
         """
         if self.summary_logits_only and "labels" in inputs:
-            targets = summary_targets(inputs["labels"])
-            keep = targets != IGNORE_INDEX
-            inputs = {**inputs, "logits_to_keep": keep, "shift_labels": targets[keep]}
+            keep, targets = summary_positions(inputs["labels"])
+            inputs = {**inputs, "logits_to_keep": keep, "shift_labels": targets}
         return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                     num_items_in_batch=num_items_in_batch)
 
@@ -99,12 +98,11 @@ class SummarizationTrainer(Trainer):
         if not self.summary_logits_only:
             return super().prediction_step(model, inputs, True, ignore_keys)
         inputs = self._prepare_inputs(inputs)
-        targets = summary_targets(inputs["labels"])
-        keep = targets != IGNORE_INDEX
+        keep, targets = summary_positions(inputs["labels"])
         features = {key: value for key, value in inputs.items() if key != "labels"}
         with torch.no_grad(), self.compute_loss_context_manager():
             logits = model(**features, logits_to_keep=keep).logits
-        token_nll = nn.functional.cross_entropy(logits.float(), targets[keep], reduction="none")
+        token_nll = nn.functional.cross_entropy(logits.float(), targets, reduction="none")
         rows = keep.nonzero()[:, 0]
         sums = torch.zeros(keep.shape[0], device=token_nll.device).index_add_(0, rows, token_nll)
         counts = keep.sum(dim=1).to(sums.dtype)
@@ -171,9 +169,12 @@ def check_logits_to_keep(model) -> None:
         )
 
 
-def summary_targets(labels: torch.Tensor) -> torch.Tensor:
-    """What each position predicts: the next token's label (-100 at the last position), as the loss shifts them."""
-    return nn.functional.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX)
+def summary_positions(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mask of the positions that predict a summary token, their targets in row-major order): each position
+    predicts the next token's label, as the causal-LM loss shifts them."""
+    next_labels = nn.functional.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX)
+    keep = next_labels != IGNORE_INDEX
+    return keep, next_labels[keep]
 
 
 def decode_labels(labels: torch.Tensor, tokenizer) -> list[str]:
