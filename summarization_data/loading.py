@@ -26,6 +26,12 @@ def resolve_data_files(
 ) -> dict[str, str]:
     """Explicit `--<split>_file` wins over `<data_dir>/<split>.csv`; every wanted split must resolve."""
     resolved = {}
+    if data_dir and not os.path.isdir(data_dir) and not all(files.get(split) for split in wanted):
+        raise BadInputError(
+            f"--data_dir {data_dir} does not exist: download the Kaggle dataset "
+            f"'newspaper-text-summarization-cnn-dailymail' ({', '.join(SPLIT_FILE_NAMES.values())}) into it, "
+            "or run `make demo`, which needs no download"
+        )
     for split in wanted:
         path = files.get(split) or (os.path.join(data_dir, SPLIT_FILE_NAMES[split]) if data_dir else None)
         if path is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import torch
@@ -12,12 +13,22 @@ from summarization_data.errors import BadInputError
 
 from .generation import summary_generation_config
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class SummarizationTrainingArguments(TrainingArguments):
     output_dir: str | None = field(
         default=None, metadata={"help": "Run folder: adapter/weights, checkpoints, results, card, plots."}
     )
+    # None = not given: with none of the three given, a run does the whole story (run_summarization.py decides,
+    # knowing whether the method trains); an explicit --do_eval false also turns evaluation during training off.
+    do_train: bool | None = field(default=None, metadata={"help": "Train (default: on when no --do_* flag is given)."})
+    do_eval: bool | None = field(
+        default=None, metadata={"help": "Evaluate on the validation split (default: on when training evaluates or "
+                                        "no --do_* flag is given; false also skips evaluation during training)."})
+    do_predict: bool | None = field(
+        default=None, metadata={"help": "Summarize and score the test split (default: on when no --do_* flag is given)."})
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "Allow writing into a folder that already holds a run (its files are replaced)."}
     )
@@ -52,8 +63,9 @@ class SummarizationTrainingArguments(TrainingArguments):
                           "position, for models whose forward lacks transformers' `logits_to_keep`."},
     )
     # Generation-based evaluation (ROUGE). Defaults suit CNN/DailyMail highlights (~56 tokens on average).
+    # On by default: a summarization run that reports losses but no summaries is not what anyone asks for.
     predict_with_generate: bool = field(
-        default=False, metadata={"help": "Generate summaries during evaluation/prediction and score them (ROUGE)."}
+        default=True, metadata={"help": "Generate summaries during evaluation/prediction and score them (ROUGE)."}
     )
     eval_generate_samples: int | None = field(
         default=200,
@@ -89,6 +101,7 @@ class SummarizationTrainingArguments(TrainingArguments):
     )
 
     def __post_init__(self):
+        self._reconcile_strategies()
         if self.eval_generate_samples is not None and self.eval_generate_samples < 1:
             raise BadInputError(f"--eval_generate_samples must be at least 1 (got {self.eval_generate_samples})")
         if self.generation_batch_size is not None and self.generation_batch_size < 1:
@@ -107,6 +120,24 @@ class SummarizationTrainingArguments(TrainingArguments):
         if not torch.cuda.is_available():
             self.dataloader_pin_memory = False  # pinning without a GPU only prints a warning
         super().__post_init__()
+
+    def _reconcile_strategies(self) -> None:
+        """Defaults that only make sense together (early stopping and best-model loading need evaluations and
+        checkpoints) are switched off, with a notice, when the user turns off what they depend on; transformers
+        would otherwise stop with an assertion or a multi-line ValueError."""
+        if self.do_eval is False and self.do_train and self.eval_strategy != "no":
+            logger.warning("--do_eval false: no evaluation during training either (--eval_strategy no)")
+            self.eval_strategy = "no"
+        if self.eval_strategy == "no" and (self.early_stopping_patience is not None or self.load_best_model_at_end):
+            if self.do_train:
+                logger.warning("--eval_strategy no: nothing to stop early on or to pick the best checkpoint by; "
+                               "early stopping and --load_best_model_at_end are off")
+            self.early_stopping_patience, self.load_best_model_at_end = None, False
+        if self.save_strategy == "no" and self.load_best_model_at_end:
+            if self.do_train:
+                logger.warning("--save_strategy no: no checkpoint to restore the best weights from; "
+                               "--load_best_model_at_end is off (the last weights are kept)")
+            self.load_best_model_at_end = False
 
     def generation_config(self, tokenizer) -> GenerationConfig:
         return summary_generation_config(

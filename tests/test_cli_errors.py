@@ -120,7 +120,7 @@ def test_finished_run_is_never_overwritten_without_the_flag(tmp_path, tiny_model
 def test_nothing_to_do(tmp_path, tiny_model_dir, news_dir, capsys):
     args = ["--method", "zero-shot", "--model_name_or_path", tiny_model_dir, "--data_dir", news_dir,
             "--output_dir", str(tmp_path / "o"), "--eval_strategy", "no", "--save_strategy", "no",
-            "--load_best_model_at_end", "false"]
+            "--load_best_model_at_end", "false", "--do_predict", "false"]
     assert "nothing to do: pass --do_train" in fail(args, capsys)
 
 
@@ -187,3 +187,20 @@ def test_attention_kernel_the_model_lacks(tmp_path, tiny_model_dir, news_dir, ca
     line = fail(base_args(tiny_model_dir, news_dir, str(tmp_path / "o"), "--attn_implementation", "no_such_kernel"),
                 capsys)
     assert f"cannot load model '{tiny_model_dir}'" in line and "no_such_kernel" in line
+
+
+def test_config_file_errors_are_one_line(tmp_path, capsys):
+    assert "config file nope.yaml does not exist" in fail(["nope.yaml"], capsys)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("method: lora\nlearning_rat: 1e-3\n")
+    assert "unknown argument(s) learning_rat" in fail([str(bad)], capsys)
+    bad.write_text("method: lorra\noutput_dir: x\n")
+    assert "method 'lorra'" in fail([str(bad)], capsys)
+    bad.write_text("[1, 2]\n")
+    assert "must hold a mapping" in fail([str(bad)], capsys)
+
+
+def test_incompatible_strategies_from_transformers_are_one_line(tmp_path, capsys):
+    line = fail(["--method", "lora", "--output_dir", str(tmp_path / "o"), "--do_train", "--eval_strategy", "steps",
+                 "--eval_steps", "3", "--save_strategy", "steps", "--save_steps", "4"], capsys)
+    assert "load_best_model_at_end requires" in line
