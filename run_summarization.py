@@ -42,7 +42,7 @@ from summarization_data import (
 )
 from summarization_data.errors import run_cli
 from summarization_data.loading import resolve_data_files
-from summarization_data.tokenization import save_prompt_format
+from summarization_data.tokenization import chat_prompt_format, save_prompt_format
 from summarization_training import SummarizationTrainer, SummarizationTrainingArguments
 from summarization_training.checkpointing import staging_folders
 from summarization_training.kernels import use_fused_gelu
@@ -116,10 +116,19 @@ class DataArguments:
         default=32, metadata={"help": "Examples whose summary leaves fewer article tokens than this are dropped."}
     )
     separator: str = field(default="\nTL;DR:", metadata={"help": "Text between the article and its summary."})
+    instruction: str | None = field(
+        default=None, metadata={"help": "Instruction before the article (e.g. 'Summarize the article in one "
+                                        "sentence.'); with --chat_template it is the user's turn."})
+    chat_template: bool = field(
+        default=False, metadata={"help": "Lay the prompt out in the tokenizer's chat template (instruction + article "
+                                         "as the user's turn, the summary as the assistant's), for instruction-tuned "
+                                         "models; replaces --separator."})
     preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for tokenization."})
     overwrite_cache: bool = field(default=False, metadata={"help": "Re-tokenize even if a cached result exists."})
 
     def __post_init__(self):
+        if self.chat_template and not self.instruction:
+            raise BadInputError("--chat_template needs --instruction, e.g. 'Summarize the article in one sentence.'")
         for name in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -321,6 +330,14 @@ def load_model_and_tokenizer(model_args):
     return model, tokenizer
 
 
+def build_prompt_format(data_args, tokenizer, **fields) -> PromptFormat:
+    fields.update(max_length=data_args.max_length, min_article_tokens=data_args.min_article_tokens)
+    if data_args.chat_template:
+        return chat_prompt_format(tokenizer, data_args.instruction, **fields)
+    prefix = f"{data_args.instruction}\n\n" if data_args.instruction else ""
+    return PromptFormat(separator=data_args.separator, prefix=prefix, **fields)
+
+
 def report_metrics(trainer, split: str, metrics: dict, results: dict) -> None:
     """Print, write `<split>_results.json` and collect into `results`; a measurement impossible here (GPU
     memory on a CPU) is null. all_results.json is written once, at the end: its presence means finished."""
@@ -419,11 +436,8 @@ def run(argv: list[str] | None = None) -> dict:
     check_context_window(base_model, data_args)
 
     # Tokenize with the soft prompt's positions budgeted.
-    prompt_format = PromptFormat(
-        separator=data_args.separator, max_length=data_args.max_length,
-        num_virtual_tokens=getattr(model, "num_virtual_tokens", 0), min_article_tokens=data_args.min_article_tokens,
-        max_new_tokens=training_args.generation_max_new_tokens,
-    )
+    prompt_format = build_prompt_format(data_args, tokenizer, num_virtual_tokens=getattr(model, "num_virtual_tokens", 0),
+                                        max_new_tokens=training_args.generation_max_new_tokens)
     with training_args.main_process_first(desc="tokenizing"):
         tokenized = tokenize_splits(
             raw, tokenizer, prompt_format, data_args.text_column, data_args.summary_column,

@@ -7,7 +7,8 @@
 
 Uses the run's own prompt format (`prompt_format.json`: separator, length budget) and generation
 settings (`generation_config.json`), so a summary here equals the run's `generated_predictions.jsonl`
-for the same article. Flags override the generation settings.
+for the same article. Flags override the generation settings; the config is rebuilt from them the way the
+pipeline builds it, so `--num_beams 4` here equals a run made with `--generation_num_beams 4`.
 """
 
 from __future__ import annotations
@@ -23,20 +24,50 @@ from transformers import GenerationConfig
 from peft_methods.loading import load_trained_model
 from summarization_data import BadInputError, PromptFormat
 from summarization_data.tokenization import generation_prompt, load_prompt_format
-from summarization_training.generation import decode_until_eos, generate_summary_ids
+from summarization_training.generation import (
+    decode_until_eos,
+    generate_summary_ids,
+    summary_generation_config,
+)
 
 
 def summarize(articles: list[str], model, tokenizer, prompt_format: PromptFormat,
               generation_config: GenerationConfig) -> list[str]:
     """One article at a time: no padding, so the result is independent of what else is summarized."""
-    separator_ids = tokenizer(prompt_format.separator, add_special_tokens=False)["input_ids"]
+    format_ids = prompt_format.encode(tokenizer)
     summaries = []
     for article in articles:
         article_ids = tokenizer(article.strip(), add_special_tokens=False, verbose=False)["input_ids"]
-        prompt = torch.tensor([generation_prompt(article_ids, separator_ids, prompt_format)])
+        prompt = torch.tensor([generation_prompt(article_ids, format_ids, prompt_format)])
         new_tokens = generate_summary_ids(model, prompt, torch.ones_like(prompt), generation_config)
         summaries += decode_until_eos(new_tokens, tokenizer)
     return summaries
+
+
+def run_generation_config(run_dir: str, max_new_tokens: int | None = None,
+                          num_beams: int | None = None) -> GenerationConfig:
+    """The run's saved settings plus the overrides, through the pipeline's own builder: settings derived from
+    others (early_stopping from the beam width) then follow the override instead of keeping the saved value."""
+    saved = GenerationConfig.from_pretrained(run_dir)
+    return summary_generation_config(
+        max_new_tokens or saved.max_new_tokens, num_beams or saved.num_beams,
+        getattr(saved, "summary_no_repeat_ngram_size", 0), saved.length_penalty, saved.eos_token_id,
+        saved.pad_token_id, saved.cache_implementation,
+    )
+
+
+def check_article_room(prompt_format: PromptFormat, num_format_tokens: int) -> None:
+    """The prompt is cut so that prompt + summary fit the length the run was trained with; a longer summary
+    budget leaves less article, and below the run's minimum the model summarizes (almost) nothing."""
+    room = prompt_format.generation_article_budget(num_format_tokens)
+    if room < prompt_format.min_article_tokens:
+        most = prompt_format.max_new_tokens - (prompt_format.min_article_tokens - room)
+        raise BadInputError(
+            f"--max_new_tokens {prompt_format.max_new_tokens} leaves {max(room, 0)} article tokens within the "
+            f"run's max_length {prompt_format.max_length} after the soft prompt ({prompt_format.num_virtual_tokens}) "
+            f"and prompt format ({num_format_tokens}), fewer than its min_article_tokens "
+            f"{prompt_format.min_article_tokens}; use --max_new_tokens {most} or less"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -48,14 +79,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--num_beams", type=int, help="Override the run's beam width.")
     args = parser.parse_args(argv)
     try:
+        for flag, value in (("--max_new_tokens", args.max_new_tokens), ("--num_beams", args.num_beams)):
+            if value is not None and value < 1:
+                raise BadInputError(f"{flag} must be at least 1 (got {value})")
         prompt_format = load_prompt_format(args.run_dir)
-        generation_config = GenerationConfig.from_pretrained(args.run_dir)
-        if args.num_beams:
-            generation_config.num_beams = args.num_beams
-        if args.max_new_tokens:
-            generation_config.max_new_tokens = args.max_new_tokens
-            # keep prompt + summary within the length the run was trained with
-            prompt_format = dataclasses.replace(prompt_format, max_new_tokens=args.max_new_tokens)
+        generation_config = run_generation_config(args.run_dir, args.max_new_tokens, args.num_beams)
+        # keep prompt + summary within the length the run was trained with
+        prompt_format = dataclasses.replace(prompt_format, max_new_tokens=generation_config.max_new_tokens)
         articles = []
         for path in args.files:
             if not os.path.isfile(path):
@@ -67,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         if not all(article.strip() for article in articles):
             raise BadInputError("an article is empty; give a file with text or pipe text to stdin")
         model, tokenizer, _ = load_trained_model(args.run_dir, args.base_model)
+        check_article_room(prompt_format, sum(map(len, prompt_format.encode(tokenizer))))
     except (BadInputError, OSError) as error:
         print(f"summarize.py: error: {error}", file=sys.stderr)
         sys.exit(2)

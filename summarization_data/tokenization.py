@@ -1,12 +1,17 @@
-"""Article + separator + summary + EOS, with loss only on the summary (NOTES 3.3).
+"""Prefix + article + separator + summary + EOS, with loss only on the summary.
 
 Each example keeps three id lists:
-- `input_ids`: article (truncated to fit) + separator + summary + EOS, what training sees;
-- `labels`: -100 on article and separator, the summary and EOS otherwise;
-- `prompt_input_ids`: article + separator, what generation starts from. The article is cut so that
+- `input_ids`: prefix + article (truncated to fit) + separator + summary + EOS, what training sees;
+- `labels`: -100 on prefix, article and separator (the model is not asked to reproduce the input), the summary
+  and EOS otherwise: the article is truncated, never the summary, so the model always learns where to stop;
+- `prompt_input_ids`: prefix + article + separator, what generation starts from. The article is cut so that
   prompt + `max_new_tokens` fits in `max_length`: the summary gets the same room at generation as in
   training, and the cut does not depend on the reference (so `summarize.py` reproduces it exactly).
-Padding is added later by the collator, so padding never needs to be told apart from EOS by id.
+Padding is added later by the collator, so padding never needs to be told apart from EOS by id (a model that
+pads with its EOS would otherwise never learn to stop).
+
+The prefix is empty for the plain format (`article\nTL;DR: summary`); `chat_prompt_format` puts an instruction
+and the article in the model's chat template, for instruction-tuned models.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100
 PROMPT_FORMAT_NAME = "prompt_format.json"  # a run folder's record of its PromptFormat, read back by summarize.py
+ARTICLE_MARKER = "\u0000ARTICLE\u0000"  # stands for the article while a chat template is rendered
 
 
 @dataclass(frozen=True)
@@ -35,13 +41,38 @@ class PromptFormat:
     num_virtual_tokens: int = 0  # soft-prompt positions the model prepends; they count against max_length
     min_article_tokens: int = 32
     max_new_tokens: int = 128  # room kept for the summary when generating
+    prefix: str = ""  # text before the article: an instruction, or a chat template's turns up to the article
 
-    def article_budget(self, num_separator_tokens: int, num_summary_tokens: int) -> int:
-        """Article tokens that fit once soft prompt, separator, summary and EOS have their room."""
-        return self.max_length - self.num_virtual_tokens - num_separator_tokens - num_summary_tokens - 1
+    def encode(self, tokenizer) -> tuple[list[int], list[int]]:
+        """(prefix ids, separator ids). Special tokens written in the text (a chat template's) become their ids."""
+        def ids(text: str) -> list[int]:
+            return tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+        return ids(self.prefix), ids(self.separator)
 
-    def generation_article_budget(self, num_separator_tokens: int) -> int:
-        return self.max_length - self.num_virtual_tokens - num_separator_tokens - self.max_new_tokens
+    @property
+    def summary_lead(self) -> str:
+        """A space before the summary makes its first word the BPE token it is mid-sentence; after a newline (a
+        chat template's assistant turn) a word has no leading space."""
+        return "" if self.separator[-1:].isspace() else " "
+
+    def article_budget(self, num_format_tokens: int, num_summary_tokens: int) -> int:
+        """Article tokens that fit once soft prompt, prefix + separator, summary and EOS have their room."""
+        return self.max_length - self.num_virtual_tokens - num_format_tokens - num_summary_tokens - 1
+
+    def generation_article_budget(self, num_format_tokens: int) -> int:
+        return self.max_length - self.num_virtual_tokens - num_format_tokens - self.max_new_tokens
+
+
+def chat_prompt_format(tokenizer, instruction: str, **fields) -> PromptFormat:
+    """The tokenizer's chat template with one user turn (instruction, blank line, article) and the assistant's turn
+    opened: the prompt an instruction-tuned model was trained to answer."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise BadInputError(f"--chat_template: the tokenizer of {tokenizer.name_or_path} has no chat template; "
+                            "drop the flag (use --instruction alone for a plain-text instruction)")
+    text = tokenizer.apply_chat_template([{"role": "user", "content": f"{instruction}\n\n{ARTICLE_MARKER}"}],
+                                         tokenize=False, add_generation_prompt=True)
+    prefix, separator = text.split(ARTICLE_MARKER)
+    return PromptFormat(prefix=prefix, separator=separator, **fields)
 
 
 def save_prompt_format(prompt_format: PromptFormat, output_dir: str) -> None:
@@ -57,46 +88,51 @@ def load_prompt_format(run_dir: str) -> PromptFormat:
         return PromptFormat(**json.load(handle))
 
 
-def generation_prompt(article_ids: list[int], separator_ids: list[int], prompt_format: PromptFormat) -> list[int]:
-    """What generation starts from: the article cut to the generation budget, then the separator."""
-    return article_ids[: max(0, prompt_format.generation_article_budget(len(separator_ids)))] + separator_ids
+def generation_prompt(article_ids: list[int], format_ids: tuple[list[int], list[int]],
+                      prompt_format: PromptFormat) -> list[int]:
+    """What generation starts from: prefix, the article cut to the generation budget, separator."""
+    prefix_ids, separator_ids = format_ids
+    budget = prompt_format.generation_article_budget(len(prefix_ids) + len(separator_ids))
+    return prefix_ids + article_ids[: max(0, budget)] + separator_ids
 
 
-def check_budget(prompt_format: PromptFormat, num_separator_tokens: int) -> None:
-    room = prompt_format.article_budget(num_separator_tokens, num_summary_tokens=0)
+def check_budget(prompt_format: PromptFormat, num_format_tokens: int) -> None:
+    room = prompt_format.article_budget(num_format_tokens, num_summary_tokens=0)
     if room < prompt_format.min_article_tokens + 1:
         raise BadInputError(
             f"--max_length {prompt_format.max_length} is too small: the soft prompt "
-            f"({prompt_format.num_virtual_tokens}), separator ({num_separator_tokens}) and EOS leave {room} tokens "
+            f"({prompt_format.num_virtual_tokens}), prompt format ({num_format_tokens}) and EOS leave {room} tokens "
             f"for article + summary, fewer than --min_article_tokens {prompt_format.min_article_tokens} + a summary; "
             "raise --max_length"
         )
-    if prompt_format.generation_article_budget(num_separator_tokens) < prompt_format.min_article_tokens:
+    if prompt_format.generation_article_budget(num_format_tokens) < prompt_format.min_article_tokens:
         raise BadInputError(
             f"--max_length {prompt_format.max_length} leaves "
-            f"{prompt_format.generation_article_budget(num_separator_tokens)} article tokens for generation after "
-            f"the soft prompt, separator and --generation_max_new_tokens {prompt_format.max_new_tokens}; "
+            f"{prompt_format.generation_article_budget(num_format_tokens)} article tokens for generation after "
+            f"the soft prompt, prompt format and --generation_max_new_tokens {prompt_format.max_new_tokens}; "
             "raise --max_length or lower --generation_max_new_tokens"
         )
 
 
 def tokenize_batch(batch, tokenizer, prompt_format: PromptFormat, text_column: str, summary_column: str):
-    separator_ids = tokenizer(prompt_format.separator, add_special_tokens=False)["input_ids"]
+    prefix_ids, separator_ids = format_ids = prompt_format.encode(tokenizer)
+    num_format_tokens = len(prefix_ids) + len(separator_ids)
     articles = tokenizer(batch[text_column], add_special_tokens=False, verbose=False)["input_ids"]
-    # A leading space makes the first summary word the same BPE token it is mid-sentence.
-    summaries = tokenizer([" " + s for s in batch[summary_column]], add_special_tokens=False, verbose=False)["input_ids"]
+    lead = prompt_format.summary_lead
+    summaries = tokenizer([lead + s for s in batch[summary_column]], add_special_tokens=False,
+                          verbose=False)["input_ids"]
     eos = tokenizer.eos_token_id
     # `length` is the column `--train_sampling_strategy group_by_length` reads instead of scanning every example.
     out = {"id": [], "input_ids": [], "labels": [], "prompt_input_ids": [], "length": []}
     for example_id, article, summary in zip(batch["id"], articles, summaries):
-        budget = prompt_format.article_budget(len(separator_ids), len(summary))
+        budget = prompt_format.article_budget(num_format_tokens, len(summary))
         if budget < prompt_format.min_article_tokens:
             continue  # the summary is never truncated, so an example whose summary cannot fit is dropped
-        prompt = article[:budget] + separator_ids
+        prompt = prefix_ids + article[:budget] + separator_ids
         out["id"].append(example_id)
         out["input_ids"].append(prompt + summary + [eos])
         out["labels"].append([IGNORE_INDEX] * len(prompt) + summary + [eos])
-        out["prompt_input_ids"].append(generation_prompt(article, separator_ids, prompt_format))
+        out["prompt_input_ids"].append(generation_prompt(article, format_ids, prompt_format))
         out["length"].append(len(out["input_ids"][-1]))
     return out
 
@@ -113,7 +149,7 @@ def tokenize_splits(
     """Tokenize every split with `datasets.map` (cached, optionally multi-process); log dropped examples."""
     if tokenizer.eos_token_id is None:
         raise BadInputError("the tokenizer has no EOS token; pass --tokenizer_name with a causal-LM tokenizer")
-    check_budget(prompt_format, len(tokenizer(prompt_format.separator, add_special_tokens=False)["input_ids"]))
+    check_budget(prompt_format, sum(map(len, prompt_format.encode(tokenizer))))
     tokenized = {}
     for split, dataset in raw.items():
         tokenized[split] = dataset.map(

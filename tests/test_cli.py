@@ -240,7 +240,7 @@ def test_tensorboard_shows_loss_memory_and_throughput(tmp_path, tiny_model_dir, 
 
 
 def test_baselines_write_the_same_keys_in_their_run_folders(tmp_path, tiny_model_dir, news_dir):
-    from baselines import lead_3
+    from baselines import lead as lead_3
     from metrics import split_sentences
 
     zero_shot = tmp_path / "zero-shot"

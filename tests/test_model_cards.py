@@ -26,7 +26,8 @@ ARTICLE = "The city council approved a new park on Monday. Work starts in May. R
 
 def fake_results(method: str = "lora", predict: bool = True) -> dict:
     results = {"method": method, "base_model": "gpt2", "trainable_params": 811_008, "total_params": 125_250_816,
-               "trainable_percent": 0.6475, "train_runtime": 1234.5, "train_tokens_per_second": 5321.7,
+               "trainable_percent": 0.6475, "train_runtime": 1234.5, "train_seconds_excluding_eval": 987.6,
+               "train_tokens_per_second": 5321.7,
                "train_peak_accelerator_memory_mb": None, "train_peak_host_memory_mb": 2048.0, "train_loss": 2.71}
     if predict:
         for key, value in {"rouge1": 0.36123, "rouge2": 0.15049, "rougeL": 0.24777, "rougeLsum": 0.33388}.items():
@@ -71,6 +72,21 @@ def test_card_round_trip(tmp_path):
     assert 'ids["input_ids"].shape[1]:' in body
     assert "max_new_tokens=6, num_beams=2, length_penalty=1.0, early_stopping=True, pad_token_id=" in body
     assert "budget = 512 - len(sep) - 6" in body and "repeated 3-grams within the summary" in body
+
+
+def test_card_efficiency_shows_compute_and_wall_time():
+    """tokens/s is measured over the compute time, so the card shows that time, named apart from the wall time
+    that also counts the evaluations during training."""
+    text = build_model_card(**card_kwargs()).text
+    section = text.split("## Efficiency\n")[1].split("\n## ")[0]
+    rows = re.findall(r"^\| (.+?) \| (.+?) \|$", section, re.M)[1:]  # after the header row
+    assert rows[:3] == [("train compute time, evaluation excluded (s)", "987.6"),
+                        ("training tokens/s (non-padding, over the compute time)", "5,322"),
+                        ("train wall time, evaluation during training included (s)", "1,234")]
+    results = fake_results()
+    del results["train_seconds_excluding_eval"]  # not recorded: no row, rather than another time in its place
+    text = build_model_card(**card_kwargs(results=results)).text
+    assert "train compute time" not in text and "train wall time, evaluation during training included" in text
 
 
 def test_card_without_predict_scores(tmp_path):

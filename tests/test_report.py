@@ -12,10 +12,12 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from reporting.plots import plot_loss_curves
+from reporting import plots
+from reporting.plots import plot_frontier, plot_loss_curves
 from reporting.report import build_report, main
 
 TEST_SAMPLES = 11490
+COMPUTE_SHARE = 0.7
 TOTAL = 124_439_808
 
 # (method, trainable params, train seconds, tokens/s, accel MB, eval loss, test loss, R1, R2, RL, RLsum, gen len)
@@ -47,7 +49,9 @@ def fake_results(key: str) -> dict:
     if eval_loss is not None:
         results["eval_loss"] = eval_loss
     if runtime is not None:
-        results.update({"train_runtime": runtime, "train_tokens_per_second": tps,
+        # the compute time leaves out the evaluations during training, so it is well below the wall time
+        results.update({"train_runtime": runtime, "train_seconds_excluding_eval": COMPUTE_SHARE * runtime,
+                        "train_tokens_per_second": tps,
                         "train_peak_accelerator_memory_mb": accel, "train_peak_host_memory_mb": 3_104.6,
                         "train_samples": 287_113})
     if method == "lead-3":  # what baselines/lead_3.py writes: no training keys, null test loss
@@ -134,8 +138,8 @@ def test_table_matches_all_results(runs_root, tmp_path):
     assert path == str(tmp_path / "report" / "REPORT.md")
     text = open(path, encoding="utf-8").read()
     header, rows = parse_table(text)
-    assert header == ["method", "trainable params", "trainable %", "train time", "tokens/s", "peak accel. MB",
-                      "peak host MB", "eval loss", "test loss", "ROUGE-1", "ROUGE-2", "ROUGE-L", "ROUGE-Lsum",
+    assert header == ["method", "trainable params", "trainable %", "train compute time", "tokens/s",
+                      "train wall time", "peak accel. MB", "peak host MB", "eval loss", "test loss", "ROUGE-1", "ROUGE-2", "ROUGE-L", "ROUGE-Lsum",
                       "gen len"]
     assert text.count("| method |") == 1
     names = list(rows)
@@ -162,7 +166,8 @@ def test_table_matches_all_results(runs_root, tmp_path):
         assert number(row["test loss"]) == pytest.approx(results["predict_loss"], abs=5e-4)
         if key == "zero-shot":
             continue
-        assert seconds(row["train time"]) == pytest.approx(results["train_runtime"], abs=61)
+        assert seconds(row["train compute time"]) == pytest.approx(results["train_seconds_excluding_eval"], abs=61)
+        assert seconds(row["train wall time"]) == pytest.approx(results["train_runtime"], abs=61)
         assert number(row["tokens/s"]) == pytest.approx(results["train_tokens_per_second"], abs=0.5)
         assert number(row["peak accel. MB"]) == pytest.approx(results["train_peak_accelerator_memory_mb"], abs=0.5)
         assert number(row["peak host MB"]) == pytest.approx(results["train_peak_host_memory_mb"], abs=0.5)
@@ -173,11 +178,13 @@ def test_table_matches_all_results(runs_root, tmp_path):
 
 def test_short_durations_and_explanations(tmp_path):
     results = fake_results("lora")
-    results["train_runtime"] = 42.07
+    results.update({"train_runtime": 42.07, "train_seconds_excluding_eval": 30.04})
     run = write_run(tmp_path / "lora", "lora", results)
     text = open(build_report([run], str(tmp_path / "out")), encoding="utf-8").read()
-    assert parse_table(text)[1]["lora"]["train time"] == "42.1 s"
+    row = parse_table(text)[1]["lora"]
+    assert (row["train compute time"], row["train wall time"]) == ("30.0 s", "42.1 s")
     assert "ROUGE-Lsum" in text and "bootstrap" in text and "non-padding" in text
+    assert "**train compute time**" in text and "**train wall time**" in text and "`train_runtime`" in text
     assert "## How to read this" in text
     for image in ("loss_curves.png", "rouge.png", "frontier.png"):
         assert f"]({image})" in text  # relative link, resolves next to REPORT.md
@@ -215,10 +222,12 @@ def test_missing_and_null_keys_read_na(tmp_path):
     text = open(build_report(dirs, str(tmp_path / "out")), encoding="utf-8").read()
     rows = parse_table(text)[1]
     assert rows["lead-3 (baseline)"]["trainable params"] == "0"
-    for column in ("train time", "tokens/s", "peak accel. MB", "peak host MB", "eval loss", "test loss"):
+    for column in ("train compute time", "train wall time", "tokens/s", "peak accel. MB", "peak host MB",
+                   "eval loss", "test loss"):
         assert rows["lead-3 (baseline)"][column] == "n/a"
     assert rows["lora"]["ROUGE-1"] == "31.0"  # no interval known: the value alone
-    assert all(rows["lora"][c] == "n/a" for c in ("trainable params", "train time", "ROUGE-2", "gen len"))
+    assert all(rows["lora"][c] == "n/a" for c in ("trainable params", "train compute time", "train wall time",
+                                                  "ROUGE-2", "gen len"))
     assert all(cell == "n/a" for column, cell in rows["empty"].items() if column != "method")
     for image in ("loss_curves.png", "rouge.png", "frontier.png"):
         assert (tmp_path / "out" / image).stat().st_size > 5_000
@@ -236,6 +245,28 @@ def test_plots_are_real_pngs(runs_root, tmp_path):
         assert pixels[..., :3].std() > 0.05, image
         colourful = np.ptp(pixels[..., :3], axis=2) > 0.3  # saturated pixels: the data drawn in colour
         assert colourful.mean() > 0.002, image
+
+
+def test_frontier_time_panel_plots_compute_time(tmp_path, monkeypatch):
+    """Panel (b)'s x is each run's train compute time; a run without one is left out of that panel (its wall
+    time is no stand-in) and stays in panel (a)."""
+    figures = []
+    monkeypatch.setattr(plots.plt, "close", figures.append)  # keep the figure to read what was drawn
+    trained = ("prompt", "lora", "head", "full")
+    points = [dict(fake_results(key), label=key) for key in trained]
+    del points[1]["train_seconds_excluding_eval"]  # e.g. a run written before it was recorded
+    baselines = [dict(fake_results("lead-3"), label="lead-3")]
+    plot_frontier(points, baselines, str(tmp_path / "frontier.png"))
+    (figure,) = figures
+    left, right = figure.axes
+
+    def drawn_x(axis) -> list[float]:  # the errorbar markers; baselines are marker-less horizontal lines
+        return sorted(x for line in axis.lines if line.get_marker() == "o" for x in line.get_xdata())
+
+    assert drawn_x(left) == sorted(RUNS[key][1] for key in trained)
+    assert drawn_x(right) == pytest.approx(sorted(COMPUTE_SHARE * RUNS[key][2] for key in ("prompt", "head", "full")))
+    assert "compute time" in right.get_xlabel() and "compute time" in right.get_title()
+    plots.plt.close(figure)
 
 
 def test_plot_loss_curves_keeps_single_run_call(tmp_path):
@@ -271,6 +302,8 @@ def test_report_on_real_runs_matches_their_results(runs, tmp_path):
         assert row["trainable params"] == f"{results['trainable_params']:,}"
         assert number(row["test loss"]) == pytest.approx(results["predict_loss"], abs=5e-4)
         assert number(row["tokens/s"]) == pytest.approx(results["train_tokens_per_second"], abs=0.5)
+        assert seconds(row["train compute time"]) == pytest.approx(results["train_seconds_excluding_eval"], abs=0.5)
+        assert seconds(row["train wall time"]) == pytest.approx(results["train_runtime"], abs=0.5)
         assert rouge_cell(row["ROUGE-Lsum"])[0] == round(100 * results["predict_rougeLsum"], 1)
         assert row["peak accel. MB"] == "n/a" or torch_has_cuda()
 

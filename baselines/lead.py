@@ -1,6 +1,10 @@
-"""Lead-3 baseline: the article's first three sentences as its summary, scored like every model run.
+"""Lead-N baselines: the article's first N sentences as its summary, scored like every model run.
 
-    python -m baselines.lead_3 --data_dir cnn_dailymail --output_dir runs/lead-3 --max_predict_samples 3000
+    python -m baselines.lead --data_dir cnn_dailymail --output_dir runs/lead-3 --max_predict_samples 3000
+    python -m baselines.lead --num_sentences 1 --data_dir bbc_news --output_dir runs/lead-1
+
+Lead-3 is the standard baseline for CNN/DailyMail (multi-sentence highlights); lead-1 for one-sentence summaries
+(XSum-style data such as BBC News, whose journalist-written intro is removed from the article).
 
 The test subset is drawn exactly as `run_summarization.py` draws it (same loader, `--data_seed`), and the
 run folder gets the same `all_results.json` keys (`predict_rouge1`, ...), so reports put it in the same
@@ -26,7 +30,7 @@ from summarization_data.loading import resolve_data_files
 from summarization_training.trainer import GeneratedSummaries
 from trainer_callbacks.memory import HostPeakMemory
 
-logger = logging.getLogger("lead_3")
+logger = logging.getLogger("lead")
 
 
 @dataclass
@@ -63,7 +67,8 @@ def run(argv: list[str] | None = None) -> dict:
     if args.tokenizer_name:
         tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name)
         summaries.lengths = [len(ids) for ids in tokenizer([" " + p for p in summaries.predictions])["input_ids"]]
-    results = {"method": "lead-3", "trainable_params": 0, "total_params": 0, "trainable_percent": 0.0,
+    method = f"lead-{args.num_sentences}"
+    results = {"method": method, "trainable_params": 0, "total_params": 0, "trainable_percent": 0.0,
                "predict_loss": None}
     results.update(summary_scores(summaries.predictions, summaries.references, summaries.lengths or None,
                                   prefix="predict"))
@@ -75,14 +80,14 @@ def run(argv: list[str] | None = None) -> dict:
     write_predictions(summaries, os.path.join(args.output_dir, PREDICTIONS_NAME))
     with open(results_path, "w") as handle:
         json.dump(results, handle, indent=4, sort_keys=True)
-    logger.info("lead-3 on %d articles: ROUGE-1 %.4f, ROUGE-Lsum %.4f -> %s", len(test),
+    logger.info("%s on %d articles: ROUGE-1 %.4f, ROUGE-Lsum %.4f -> %s", method, len(test),
                 results["predict_rouge1"], results["predict_rougeLsum"], args.output_dir)
     return results
 
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    run_cli("lead_3", run, argv)
+    run_cli("python -m baselines.lead", run, argv)
 
 
 if __name__ == "__main__":
