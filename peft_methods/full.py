@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 
-from safetensors.torch import load_file
-from transformers.utils import SAFE_WEIGHTS_NAME
+from transformers.utils import CONFIG_NAME
 
 from summarization_data.errors import BadInputError
 
@@ -18,14 +17,23 @@ def build_full_model(base_model, config=None, tokenizer=None):
 
 
 def load_full_weights(model, checkpoint_dir: str) -> None:
-    path = os.path.join(checkpoint_dir, SAFE_WEIGHTS_NAME)
-    if not os.path.isfile(path):
-        raise BadInputError(f"{checkpoint_dir} holds no model weights ({SAFE_WEIGHTS_NAME} missing)")
-    result = model.load_state_dict(load_file(path), strict=False)
-    # save_pretrained drops the tied copy of the embeddings; anything else missing is a mismatch.
-    tied = set(getattr(model, "_tied_weights_keys", None) or {})
-    if result.unexpected_keys or set(result.missing_keys) - tied:
-        raise BadInputError(f"{checkpoint_dir}: weights do not match this model")
+    """Restore a folder written by `save_pretrained` into `model` (resuming, or the best checkpoint at the end).
+
+    transformers' own loader reads it, not a raw state dict: it finds one file or the shards of a large model,
+    and undoes the key renames some architectures apply on save (GPT-NeoX writes `lm_head.weight` as
+    `embed_out.weight`), so the keys always match the model's. It costs a second copy of the weights for the
+    moment of the copy, as Trainer's own best-model loading does."""
+    if not os.path.isfile(os.path.join(checkpoint_dir, CONFIG_NAME)):
+        raise BadInputError(f"{checkpoint_dir} holds no model ({CONFIG_NAME} missing)")
+    try:  # read into this model's own architecture (its config), so weights that do not fit it are reported
+        saved, info = type(model).from_pretrained(checkpoint_dir, config=model.config, dtype=model.dtype,
+                                                  output_loading_info=True)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise BadInputError(f"{checkpoint_dir}: cannot load its weights ({str(error).splitlines()[0]})") from error
+    # from_pretrained fills a missing weight with a random one; here that would silently undo training.
+    if info["missing_keys"] or info["unexpected_keys"] or info["mismatched_keys"]:
+        raise BadInputError(f"{checkpoint_dir}: weights do not match this model (same --model_name_or_path?)")
+    model.load_state_dict(saved.state_dict())
 
 
 METHOD = Method(

@@ -1,8 +1,9 @@
 """"Traditional" fine-tuning: only the LM head (optionally also the last N transformer blocks) trains.
 
-GPT-2 ties `lm_head.weight` to the input embeddings `transformer.wte.weight` (NOTES 3.1). Training the
-tied matrix would also change every input embedding and need gradients through all blocks, so by
-default the head is untied into its own copy and the embeddings stay frozen.
+GPT-2 and small Llamas (SmolLM2) tie the LM head to the input embeddings: one matrix. Training the tied
+matrix would also change every input embedding and need gradients through all blocks, so by default the
+head is untied into its own copy and the embeddings stay frozen. A model that does not tie (most larger
+Llamas) already has its own head, which trains as it is.
 """
 
 from __future__ import annotations
@@ -46,10 +47,16 @@ def transformer_blocks(model: nn.Module) -> nn.ModuleList:
 
 def untie_lm_head(model: nn.Module) -> None:
     head = model.get_output_embeddings()
-    head.weight = nn.Parameter(head.weight.detach().clone())
+    # Only a tied head needs a copy; an untied one is its own matrix already (a copy would only cost memory).
+    if head.weight is model.get_input_embeddings().weight:
+        head.weight = nn.Parameter(head.weight.detach().clone())
+    # transformers re-ties whatever the config and `all_tied_weights_keys` (computed at construction) still
+    # list, e.g. `tie_weights()` after loading; a saved copy of the model must reload untied as well.
     model.config.tie_word_embeddings = False
     if hasattr(model.config, "get_text_config"):
         model.config.get_text_config().tie_word_embeddings = False
+    if hasattr(model, "get_expanded_tied_weights_keys"):
+        model.all_tied_weights_keys = model.get_expanded_tied_weights_keys(all_submodels=True)
 
 
 def build_head_model(base_model, config: HeadConfig, tokenizer=None):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from peft import LoraConfig, get_peft_model
 from peft.utils import (
+    INCLUDE_LINEAR_LAYERS_SHORTHAND,
     TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING,
     load_peft_weights,
     set_peft_model_state_dict,
@@ -25,7 +26,9 @@ class LoraMethodConfig:
     lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
     lora_target_modules: list[str] | None = field(
         default=None,
-        metadata={"help": "Module names to adapt (e.g. c_attn c_proj). Default: PEFT's default for the architecture."},
+        metadata={"help": "Module names to adapt (e.g. c_attn c_proj for GPT-2, q_proj k_proj v_proj o_proj for "
+                          "Llama), or all-linear for every linear layer but the LM head. Default: PEFT's default "
+                          "for the architecture (GPT-2: c_attn; Llama, Qwen2: q_proj v_proj)."},
     )
 
     def __post_init__(self):
@@ -33,6 +36,10 @@ class LoraMethodConfig:
             raise BadInputError(f"--lora_r must be at least 1 (got {self.lora_r})")
         if not 0 <= self.lora_dropout < 1:
             raise BadInputError(f"--lora_dropout must be in [0, 1) (got {self.lora_dropout})")
+        targets = self.lora_target_modules or []
+        if INCLUDE_LINEAR_LAYERS_SHORTHAND in targets and len(targets) > 1:
+            raise BadInputError(f"--lora_target_modules {' '.join(targets)}: all-linear already means every linear "
+                                "layer; pass it alone or list module names")
 
 
 def default_target_modules(model: nn.Module) -> list[str]:
@@ -50,13 +57,19 @@ def matching_modules(model: nn.Module, targets: list[str]) -> list[nn.Module]:
 
 def build_lora_model(base_model, config: LoraMethodConfig, tokenizer=None):
     targets = config.lora_target_modules or default_target_modules(base_model)
-    matched = matching_modules(base_model, targets)
+    if targets == [INCLUDE_LINEAR_LAYERS_SHORTHAND]:
+        # PEFT expands the string itself (a list would be read as a module named "all-linear").
+        targets = INCLUDE_LINEAR_LAYERS_SHORTHAND
+        head = base_model.get_output_embeddings()  # PEFT leaves the LM head out of all-linear
+        matched = [m for m in base_model.modules() if isinstance(m, (nn.Linear, Conv1D)) and m is not head]
+    else:
+        matched = matching_modules(base_model, targets)
     if not matched:
         adaptable = sorted({name.split(".")[-1] for name, module in base_model.named_modules()
                             if isinstance(module, (nn.Linear, Conv1D))})
         raise BadInputError(
             f"--lora_target_modules {' '.join(targets)}: no such module in {base_model.config.model_type}; "
-            f"choose from: {' '.join(adaptable)}"
+            f"choose from: {' '.join(adaptable)} (or all-linear)"
         )
     lora_config = LoraConfig(
         task_type="CAUSAL_LM",

@@ -4,6 +4,9 @@ GPT-2's activation ("gelu_new") is the tanh approximation of GELU written as fiv
 each a pass over a batch x length x 3,072 tensor, forward and backward. `torch.nn.functional.gelu(x,
 approximate="tanh")` computes the same function in one fused kernel (equal up to float rounding).
 Measured with GPT-2 small's shape on 2 CPU cores: a 2 x 512 training step 5.2 s -> 4.1 s.
+
+The swap is by module type, so models with another activation (Llama's and Qwen2's SiLU, GPT-NeoX's exact
+GELU) have nothing to replace and are left exactly as they are.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Two things the stock Trainer does not do:
 - generation-based evaluation for a decoder-only model. `Seq2SeqTrainer(predict_with_generate=True)` would
   generate from the whole labelled sequence. Here the loss is computed on article + summary as in
   training (no logits kept), then summaries are generated from the article + separator only,
-  left-padded, and the prompt is stripped before decoding (NOTES 3.4).
+  left-padded, and the prompt is stripped before decoding.
 """
 
 from __future__ import annotations

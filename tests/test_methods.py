@@ -58,7 +58,7 @@ def test_trainable_parameter_count_equals_formula(name, tokenizer):
 
 
 def test_parameter_counts_at_gpt2_small_size_match_the_reference_table(tokenizer):
-    """NOTES section 2: the numbers users compare against, on GPT-2 small's exact shape (meta device: no memory)."""
+    """The parameter counts the README compares methods by, on GPT-2 small's exact shape (meta device: no memory)."""
     expected = {
         ("prompt", None): 4_608,
         ("lora", 128): (4_718_592, 129_158_400),

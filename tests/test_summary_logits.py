@@ -76,8 +76,10 @@ def test_only_summary_positions_reach_the_head(tokenizer, tmp_path):
 
 
 def trainer_with(model, tmp_path, **overrides):
-    args = SummarizationTrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True, eval_strategy="no",
-                                          save_strategy="no", load_best_model_at_end=False, **overrides)
+    # Loss only: generation-based evaluation (on by default) is tested in test_generation.py.
+    settings = dict(report_to=[], use_cpu=True, eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
+                    predict_with_generate=False)
+    args = SummarizationTrainingArguments(output_dir=str(tmp_path), **{**settings, **overrides})
     return SummarizationTrainer(model=model, args=args, method=METHODS["full"])
 
 
