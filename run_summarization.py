@@ -31,6 +31,7 @@ from transformers import (
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy, get_last_checkpoint
 
 from model_cards import push_run_to_hub, write_model_card
+from model_loading.gguf import STAMP_NAME as GGUF_STAMP_NAME
 from peft_methods import BASELINES, METHOD_CONFIG_CLASSES, METHODS, count_parameters
 from reporting import plot_loss_curves
 from summarization_data import (
@@ -338,6 +339,20 @@ def build_prompt_format(data_args, tokenizer, **fields) -> PromptFormat:
     return PromptFormat(separator=data_args.separator, prefix=prefix, **fields)
 
 
+def base_model_provenance(model_name_or_path: str) -> dict:
+    """What a converted base-model folder records about its origin (its Hub id, how it was converted): the
+    model card names the real model, never a folder on this machine."""
+    stamp = os.path.join(model_name_or_path, GGUF_STAMP_NAME)
+    if not os.path.isfile(stamp):
+        return {}
+    with open(stamp) as handle:
+        recorded = json.load(handle)
+    note = recorded.get("conversion")
+    if note and recorded.get("source"):
+        note += f" ({recorded['source']})"
+    return {"base_model": recorded.get("base_model"), "conversion": note}
+
+
 def report_metrics(trainer, split: str, metrics: dict, results: dict) -> None:
     """Print, write `<split>_results.json` and collect into `results`; a measurement impossible here (GPU
     memory on a CPU) is null. all_results.json is written once, at the end: its presence means finished."""
@@ -460,9 +475,10 @@ def run(argv: list[str] | None = None) -> dict:
     )
     insert_before_reporters(trainer, [ThroughputCallback(), PeakMemoryCallback()])
 
+    provenance = base_model_provenance(model_args.model_name_or_path)
     results = {
         "method": method.name,
-        "base_model": model_args.model_name_or_path,
+        "base_model": provenance.get("base_model") or model_args.model_name_or_path,
         "trainable_params": trainable,
         "total_params": total,
         "trainable_percent": 100 * trainable / total,
@@ -518,8 +534,9 @@ def run(argv: list[str] | None = None) -> dict:
                 **(asdict(method_config) if method_config is not None else {}),
             }
             write_model_card(training_args.output_dir, results=results, hyperparameters=hyperparameters,
-                             base_model=model_args.model_name_or_path, dataset_name=data_args.dataset_name,
-                             method_description=method.description, separator=data_args.separator,
+                             base_model=results["base_model"], base_model_note=provenance.get("conversion"),
+                             dataset_name=data_args.dataset_name, method_description=method.description,
+                             separator=prompt_format.separator, prefix=prompt_format.prefix,
                              generation=generation_config.to_diff_dict(),
                              baselines=baselines,
                              repo_id=training_args.hub_model_id if training_args.push_run_to_hub else None)

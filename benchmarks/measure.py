@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import ctypes
-import gc
-import sys
 import time
 from dataclasses import dataclass
 
@@ -34,11 +31,7 @@ class Peaks:
     def reset(self) -> None:
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
-        gc.collect()
-        if sys.platform.startswith("linux"):
-            # Hand freed heap back to the OS so the resident-set peak is this measurement's, not the last one's.
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        self.host.reset()
+        self.host.reset()  # collects garbage and hands freed heap back to the OS first, as the callback does
 
     def read(self) -> dict:
         accelerator = torch.cuda.max_memory_allocated() / MB if torch.cuda.is_available() else None

@@ -28,6 +28,11 @@ LOAD["prompt"] = LOAD["lora"]
 SET_HERE = {"pad_token_id", "eos_token_id", "summary_no_repeat_ngram_size"}  # not passed through to generate()
 
 
+def is_local_path(name: str) -> bool:
+    """A folder on this machine rather than a Hub id (which has at most one '/' and exists nowhere here)."""
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or os.path.isdir(name)
+
+
 def format_number(value) -> str:
     if value is None:
         return "n/a"
@@ -49,10 +54,10 @@ def eval_results(results: dict, dataset_name: str, split: str = "test") -> list[
 
 
 def usage_snippet(method: str, base_model: str, separator: str, generation: dict, max_length: int,
-                  repo_id: str | None) -> str:
+                  repo_id: str | None, prefix: str = "") -> str:
     """Code that loads this run and summarizes `article` the way evaluation did."""
-    if method == "lead-3":
-        return "Lead-3 needs no model: the summary is the article's first three sentences.\n"
+    if method.startswith("lead-"):
+        return f"{method} needs no model: the summary is the article's first {method[5:]} sentence(s).\n"
     if method not in LOAD:  # zero-shot: the untouched base model
         method, repo_id = "full", base_model
     target = repr(repo_id) if repo_id else '"path/to/run_dir"  # this folder, or its Hub repo id'
@@ -67,12 +72,17 @@ def usage_snippet(method: str, base_model: str, separator: str, generation: dict
     kwargs = ", ".join(f"{key}={value!r}" for key, value in generation.items() if key not in SET_HERE)
     ngram = generation.get("summary_no_repeat_ngram_size")
     new_tokens = generation.get("max_new_tokens", 128)
-    lines = [*header, f"SEPARATOR = {separator!r}", LOAD[method], "model.eval()", "",
+    # A prefix (an instruction, or a chat template's turns up to the article) comes before the article.
+    pre = ["pre = tokenizer(PREFIX, add_special_tokens=False)[\"input_ids\"]"] if prefix else []
+    lines = [*header, *([f"PREFIX = {prefix!r}"] if prefix else []), f"SEPARATOR = {separator!r}", LOAD[method],
+             "model.eval()", "",
              'article = "..."  # the news article to summarize',
-             "# As in evaluation: the article (cut to leave room for the summary) + separator tokens.",
-             "sep = tokenizer(SEPARATOR, add_special_tokens=False)[\"input_ids\"]",
-             f"budget = {max_length}{virtual} - len(sep) - {new_tokens}",
-             "prompt = tokenizer(article, add_special_tokens=False)[\"input_ids\"][:budget] + sep",
+             f"# As in evaluation: {'the prefix, ' if prefix else ''}the article (cut to leave room for the summary) "
+             "+ separator tokens.",
+             *pre, "sep = tokenizer(SEPARATOR, add_special_tokens=False)[\"input_ids\"]",
+             f"budget = {max_length}{virtual}{' - len(pre)' if prefix else ''} - len(sep) - {new_tokens}",
+             f"prompt = {'pre + ' if prefix else ''}tokenizer(article, add_special_tokens=False)[\"input_ids\"][:budget]"
+             " + sep",
              'ids = {"input_ids": torch.tensor([prompt]), "attention_mask": torch.ones(1, len(prompt), dtype=torch.long)}',
              *([f"# Evaluation also banned repeated {ngram}-grams within the summary only (this project's "
                 "SummaryNoRepeatNGramLogitsProcessor); transformers' no_repeat_ngram_size would also forbid "
@@ -92,12 +102,15 @@ def usage_snippet(method: str, base_model: str, separator: str, generation: dict
 def build_model_card(results: dict, hyperparameters: dict, base_model: str, dataset_name: str,
                      method_description: str, separator: str = "\nTL;DR:", generation: dict | None = None,
                      baselines: dict | None = None, repo_id: str | None = None,
-                     license: str | None = None) -> ModelCard:
+                     license: str | None = None, prefix: str = "", base_model_note: str | None = None) -> ModelCard:
+    """`base_model`: a Hub id for the metadata; a local folder (no id known) is named in the text only, since
+    the Hub links `base_model` to a repository. `base_model_note`: how the weights were obtained (e.g. dequantized)."""
     method = results["method"]
     peft = method in PEFT_METHODS
     model_name = repo_id or f"{os.path.basename(base_model.rstrip('/'))}-{method}-summarization"
+    hub_id = None if is_local_path(base_model) else base_model
     data = ModelCardData(
-        base_model=base_model, library_name="peft" if peft else "transformers", pipeline_tag="text-generation",
+        base_model=hub_id, library_name="peft" if peft else "transformers", pipeline_tag="text-generation",
         datasets=[dataset_name] if dataset_name else None, metrics=["rouge"], license=license,
         tags=["summarization", method] + (["peft", "prompt-tuning" if method == "prompt" else "lora"] if peft else []),
         model_name=model_name, eval_results=eval_results(results, dataset_name),
@@ -111,7 +124,8 @@ def build_model_card(results: dict, hyperparameters: dict, base_model: str, data
         f"[{percent(results, f'predict_{key}_ci_low')}, {percent(results, f'predict_{key}_ci_high')}] |"
         for key, name in ROUGE.items())
     sections = [
-        f"# {model_name}\n\n{base_model} fine-tuned for news summarization on {dataset_name}.\n",
+        f"# {model_name}\n\n{base_model if hub_id else f'The model in `{base_model}`'} fine-tuned for news "
+        f"summarization on {dataset_name}.{f' Base weights: {base_model_note}.' if base_model_note else ''}\n",
         f"## Method\n\n**{method}**: {method_description}.\n\nTrainable parameters: "
         f"{format_number(results.get('trainable_params'))} of {format_number(results.get('total_params'))} "
         f"({format_number(results.get('trainable_percent'))}%).\n",
@@ -129,10 +143,11 @@ def build_model_card(results: dict, hyperparameters: dict, base_model: str, data
                          for name, scores in [(f"this model ({method})", results), *baselines.items()])
         sections.append("## Baselines\n\nTest ROUGE F1 (%) of the baselines, for context.\n\n"
                         "| model | " + " | ".join(ROUGE.values()) + " |\n|---|---|---|---|---|\n" + rows + "\n")
-    sections.append(f"## Prompt format\n\nInput: the article's tokens, then the separator {separator!r}; the model "
-                    "continues with the summary and an end-of-text token. Only the summary is scored.\n")
+    before = f"the prefix {prefix!r}, " if prefix else ""
+    sections.append(f"## Prompt format\n\nInput: {before}the article's tokens, then the separator {separator!r}; the "
+                    "model continues with the summary and an end-of-text token. Only the summary is scored.\n")
     sections.append("## Usage\n\n" + usage_snippet(method, base_model, separator, generation or {},
-                                                   hyperparameters.get("max_length") or 512, repo_id))
+                                                   hyperparameters.get("max_length") or 512, repo_id, prefix))
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(sections))
 
 

@@ -15,7 +15,8 @@ ROUGE_BARS = (("rouge1", "ROUGE-1"), ("rouge2", "ROUGE-2"), ("rougeLsum", "ROUGE
 _PALETTE = plt.get_cmap("tab10").colors
 # Same colour for a method in every figure; baselines in neutral tones.
 METHOD_COLOURS = {"prompt": _PALETTE[0], "lora": _PALETTE[1], "head": _PALETTE[2], "full": _PALETTE[3],
-                  "lead-3": "#333333", "zero-shot": "#777777"}
+                  "lead-1": "#111111", "lead-3": "#333333",
+                  "zero-shot": "#777777"}
 
 
 def method_colours(names: list[str]) -> dict[str, tuple | str]:

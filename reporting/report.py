@@ -21,7 +21,7 @@ from .plots import method_colours, plot_frontier, plot_loss_curves, plot_rouge_b
 RESULTS_NAME = "all_results.json"
 STATE_NAME = "trainer_state.json"
 ERROR_NAME = "error.txt"
-BASELINES = ("lead-3", "zero-shot")
+BASELINES = ("lead-1", "lead-3", "zero-shot")
 METHOD_ORDER = (*BASELINES, "prompt", "lora", "head", "full")
 ROUGE_TYPES = (("rouge1", "ROUGE-1"), ("rouge2", "ROUGE-2"), ("rougeL", "ROUGE-L"), ("rougeLsum", "ROUGE-Lsum"))
 DEFAULT_TITLE = "CNN/DailyMail summarization: parameter-efficient fine-tuning compared"
@@ -227,7 +227,7 @@ def describe_runs(runs: list[dict]) -> str:
     trained = [r for r in finished if not r["baseline"]]
     baselines = [r for r in finished if r["baseline"]]
     failed = len(runs) - len(finished)
-    models = _distinct([r for r in finished if r.get("method") != "lead-3"], "base_model")
+    models = _distinct([r for r in finished if not str(r.get("method")).startswith("lead-")], "base_model")
     samples = [format_count(s) for s in _distinct(finished, "predict_samples")]
     model_text = ", ".join(f"`{m}`" for m in models) if models else NA
     sample_text = " / ".join(samples) if samples else NA
@@ -253,7 +253,7 @@ HOW_TO_READ = """\
   **peak host MB** is the peak resident host memory.
 - **eval loss** / **test loss** are cross-entropy per summary token on the validation and test splits;
   **gen len** is the mean length of the generated summaries in tokens.
-- Baselines (lead-3: the article's first three sentences; zero-shot: the untuned model) train nothing, so
+- Baselines (lead-1 / lead-3: the article's first one / three sentences; zero-shot: the untuned model) train nothing, so
   their cost columns are 0 or n/a; they are drawn as horizontal lines on the frontier plot.
 """
 

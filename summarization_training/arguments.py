@@ -70,7 +70,8 @@ class SummarizationTrainingArguments(TrainingArguments):
     eval_generate_samples: int | None = field(
         default=200,
         metadata={"help": "Validation examples summarised for ROUGE at each evaluation (the loss uses all of "
-                          "them; generation is the expensive part). None: all. Test predictions use every example."},
+                          "them; generation is the expensive part). None: all; 0: none (loss only). Test "
+                          "predictions use every example."},
     )
     generation_max_new_tokens: int = field(default=128, metadata={"help": "Maximum tokens in a summary."})
     generation_batch_size: int | None = field(
@@ -102,8 +103,8 @@ class SummarizationTrainingArguments(TrainingArguments):
 
     def __post_init__(self):
         self._reconcile_strategies()
-        if self.eval_generate_samples is not None and self.eval_generate_samples < 1:
-            raise BadInputError(f"--eval_generate_samples must be at least 1 (got {self.eval_generate_samples})")
+        if self.eval_generate_samples is not None and self.eval_generate_samples < 0:
+            raise BadInputError(f"--eval_generate_samples must be 0 or more (got {self.eval_generate_samples})")
         if self.generation_batch_size is not None and self.generation_batch_size < 1:
             raise BadInputError(f"--generation_batch_size must be at least 1 (got {self.generation_batch_size})")
         if self.generation_max_new_tokens < 1 or self.generation_num_beams < 1:

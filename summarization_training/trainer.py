@@ -85,6 +85,13 @@ class SummarizationTrainer(Trainer):
     def _load_best_model(self) -> None:
         self.method.load(self.accelerator.unwrap_model(self.model), self.state.best_model_checkpoint)
 
+    def _load_callback_state(self) -> None:
+        # transformers re-adds restored (stateful) callbacks at the end of the list; the ones that edit log entries
+        # (trainer_callbacks.insert_before_reporters) must stay ahead of the reporters.
+        order = [type(cb) for cb in self.callback_handler.callbacks]
+        super()._load_callback_state()
+        self.callback_handler.callbacks.sort(key=lambda cb: order.index(type(cb)) if type(cb) in order else len(order))
+
     def _save_checkpoint(self, model, trial) -> None:
         # Written under tmp-checkpoint-N/ and renamed once complete: a kill mid-save leaves no checkpoint-N.
         save_checkpoint_atomically(self, super()._save_checkpoint, model, trial)
@@ -117,10 +124,10 @@ class SummarizationTrainer(Trainer):
             sums, counts = output.predictions[:, 0], output.predictions[:, 1]
             output.metrics[f"{metric_key_prefix}_loss"] = float(sums.sum() / counts.sum())
         output.metrics[f"{metric_key_prefix}_samples"] = len(dataloader.dataset)
-        if self.args.predict_with_generate:
-            # During training only a subset is summarised (generation dominates evaluation time);
-            # prediction on the test split summarises every example.
-            limit = self.args.eval_generate_samples if metric_key_prefix == "eval" else None
+        # During training only a subset is summarised (generation dominates evaluation time), possibly none;
+        # prediction on the test split summarises every example.
+        limit = self.args.eval_generate_samples if metric_key_prefix == "eval" else None
+        if self.args.predict_with_generate and limit != 0:
             self.last_generation = self.generate_summaries(dataloader.dataset, limit)
             output.metrics.update(summary_scores(
                 self.last_generation.predictions, self.last_generation.references,

@@ -196,7 +196,7 @@ def test_bare_method_flag_runs_the_assignment_setting_and_flags_override_it(tmp_
 
 
 @pytest.mark.parametrize("flags", [["--eval_strategy", "no"], ["--do_eval", "false"], ["--save_strategy", "no"],
-                                   ["--max_steps", "2"]])
+                                   ["--max_steps", "2"], ["--eval_generate_samples", "0"]])
 def test_turning_off_what_defaults_depend_on_still_trains(flags, tmp_path, tiny_model_dir, news_dir):
     """Early stopping and best-model loading are on by default; without evaluations or checkpoints they turn off
     (with a notice) instead of stopping the run with transformers' assertion."""
@@ -207,6 +207,8 @@ def test_turning_off_what_defaults_depend_on_still_trains(flags, tmp_path, tiny_
     assert results["train_samples"] == 8
     evaluated = flags[0] not in ("--eval_strategy", "--do_eval")
     assert ("eval_loss" in results) == evaluated
+    assert ("eval_rougeLsum" in results) == (evaluated and flags[0] != "--eval_generate_samples")
+    assert "predict_rougeLsum" in results  # the test split is always summarised
     if flags[0] == "--max_steps":
         with open(out / "trainer_state.json") as handle:
             assert json.load(handle)["global_step"] == 2

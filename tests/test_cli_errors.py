@@ -125,8 +125,8 @@ def test_nothing_to_do(tmp_path, tiny_model_dir, news_dir, capsys):
 
 
 def test_generation_settings_are_checked(tmp_path, tiny_model_dir, news_dir, capsys):
-    args = base_args(tiny_model_dir, news_dir, str(tmp_path / "o"), "--eval_generate_samples", "0")
-    assert "--eval_generate_samples must be at least 1" in fail(args, capsys)
+    args = base_args(tiny_model_dir, news_dir, str(tmp_path / "o"), "--eval_generate_samples", "-1")
+    assert "--eval_generate_samples must be 0 or more" in fail(args, capsys)
     args = base_args(tiny_model_dir, news_dir, str(tmp_path / "o"), "--max_length", "600")
     assert "--max_length 600 exceeds the model's 512-token context" in fail(args, capsys)
     args = base_args(tiny_model_dir, news_dir, str(tmp_path / "o"), "--max_length", "160",

@@ -1,4 +1,5 @@
-"""The offline demo's pieces at a tiny size: corpus, cached pretrained base model, every run, the report."""
+"""The comparison command at a tiny size: the real-language preset (BBC layout, a GGUF Llama converted on the
+fly: both written by the test), the synthetic preset with its cached pretrained base model, every row, the report."""
 
 import json
 import os
@@ -13,8 +14,11 @@ from offline_demo.base_model import (
 )
 from summarization_data.synthetic_news import write_corpus
 
-TINY_DEMO = ["--num_train", "32", "--finetune_samples", "24", "--num_eval", "8", "--epochs", "1", "--pretrain_epochs", "1", "--max_length", "192",
-             "--max_new_tokens", "24", "--base_layers", "1", "--base_width", "32", "--vocab_size", "400"]
+from .test_bbc_news import layout, story
+from .test_gguf import write_tiny_llama_gguf
+
+TINY = ["--train_samples", "8", "--eval_samples", "4", "--test_samples", "4", "--epochs", "1",
+        "--max_new_tokens", "8"]
 
 
 def test_pretraining_uses_plain_text_blocks_and_is_cached(tmp_path):
@@ -38,17 +42,50 @@ def test_pretraining_uses_plain_text_blocks_and_is_cached(tmp_path):
     assert "reusing" not in messages[-1]  # other settings: trained again
 
 
-def test_demo_runs_every_baseline_and_method_and_writes_the_report(tmp_path, capsys):
-    report = demo_main(["--output_dir", str(tmp_path), *TINY_DEMO])
-    out = capsys.readouterr().out
-    assert f"Report: {os.path.abspath(report)}" in out and "FAILED" not in out
+def check_report(report, out, names):
     text = open(report).read()
-    for name in ("lead-3", "zero-shot", "prompt", "lora", "head", "full"):
-        with open(tmp_path / "runs" / name / "all_results.json") as handle:
+    for name in names:
+        with open(os.path.join(out, "runs", name, "all_results.json")) as handle:
             results = json.load(handle)
-        assert results["method"] == name and "predict_rougeLsum" in results
-        label = f"{name} (baseline)" if name in ("lead-3", "zero-shot") else name
-        assert f"| {label} |" in text
+        assert "predict_rougeLsum" in results, name
+        baseline = name.startswith(("lead-", "zero-shot"))
+        assert results["method"] == (name if not baseline or name.startswith("lead-") else "zero-shot")
+        assert (results["trainable_params"] > 0) == (not baseline)
     assert "0 failed" in text and "**failed**" not in text
     for image in ("loss_curves.png", "rouge.png", "frontier.png"):
         assert os.path.getsize(os.path.join(os.path.dirname(report), image)) > 20_000
+
+
+def test_bbc_preset_runs_every_row_on_a_converted_gguf_and_the_bbc_layout(tmp_path, monkeypatch, capsys):
+    from model_loading import gguf
+    from summarization_data import bbc_news
+
+    corpus = tmp_path / "bbc"
+    for index in range(40):
+        topic = ("business", "tech")[index % 2]
+        (corpus / topic).mkdir(parents=True, exist_ok=True)
+        headline, _, body = story(index)  # a short intro: the tiny model's 128-token context holds it
+        intro = f"Firm {index} reported record {topic} sales."
+        (corpus / topic / f"{index:03d}.txt").write_text(layout(headline, intro, body), encoding="utf-8")
+    monkeypatch.setattr(bbc_news, "bbc_news_root", lambda: str(corpus))
+    tiny = write_tiny_llama_gguf(tmp_path / "tiny.gguf")
+    monkeypatch.setattr(gguf, "smollm2_gguf_path", lambda: tiny)
+    monkeypatch.setattr("offline_demo.__main__.BBC_SPLIT", {"num_test": 6, "num_validation": 6})
+
+    out = tmp_path / "demo"
+    report = demo_main(["--output_dir", str(out), "--max_length", "128", *TINY])
+    assert "FAILED" not in capsys.readouterr().out
+    check_report(report, out, ["lead-1", "lead-3", "zero-shot", "zero-shot-chat", "prompt", "lora", "head", "full"])
+    with open(out / "runs" / "zero-shot-chat" / "prompt_format.json") as handle:
+        assert "<|im_start|>" in json.load(handle)["prefix"]  # the chat template's turns, around the article
+    with open(out / "runs" / "lora" / "README.md") as handle:
+        card = handle.read()
+    assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in card and str(out) not in card.split("---")[1]
+
+
+def test_synthetic_preset_runs_every_baseline_and_method(tmp_path, capsys):
+    out = tmp_path / "demo"
+    report = demo_main(["--preset", "synthetic", "--output_dir", str(out), "--corpus_articles", "32",
+                        "--max_length", "192", *TINY])
+    assert f"Report: {os.path.abspath(report)}" in capsys.readouterr().out
+    check_report(report, out, ["lead-3", "zero-shot", "prompt", "lora", "head", "full"])

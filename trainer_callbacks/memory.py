@@ -2,11 +2,14 @@
 
 Evaluations run inside `train()`, so a phase can be interrupted: the training peak is the maximum
 over the stretches between evaluations, and each evaluation gets its own peak. Peaks are reset at
-every phase boundary (CUDA: `reset_peak_memory_stats`; host: Linux's VmHWM via /proc/self/clear_refs).
+every phase boundary (CUDA: `reset_peak_memory_stats`; host: Linux's VmHWM via /proc/self/clear_refs, after
+handing freed heap back to the OS, as benchmarks/measure.py measures).
 """
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import logging
 import resource
 import sys
@@ -21,10 +24,18 @@ logger = logging.getLogger(__name__)
 MB = 1024 * 1024
 
 
+def _malloc_trim():
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc; musl and macOS have none
+    except (OSError, AttributeError):
+        return None
+
+
 class HostPeakMemory:
     """Peak resident set size of this process, resettable on Linux."""
 
     def __init__(self):
+        self._trim = _malloc_trim() if sys.platform.startswith("linux") else None
         self.resettable = sys.platform.startswith("linux") and self._try_reset()
         if not self.resettable:
             logger.warning("host peak memory cannot be reset here: each phase reports the process-lifetime peak")
@@ -39,7 +50,12 @@ class HostPeakMemory:
             return False
 
     def reset(self) -> None:
+        """From now on the peak is the next phase's own: memory freed before it would otherwise stay resident
+        (glibc keeps freed heap pages) and count towards it."""
         if self.resettable:
+            gc.collect()
+            if self._trim is not None:
+                self._trim(0)
             self._try_reset()
 
     def peak_mb(self) -> float:

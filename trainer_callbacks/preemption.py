@@ -1,6 +1,11 @@
 """Graceful preemption: on SIGTERM (what schedulers send before killing a job) finish the current step,
 save a checkpoint, say how to resume, and stop. A second SIGTERM or a SIGINT then exits at once.
 
+The resumed run must be the uninterrupted one: stopped mid-epoch, the run saves without evaluating (an
+evaluation there would take part in best-model choice, early stopping and checkpoint rotation), and the
+resumed run removes that extra checkpoint once it has saved a newer one; stopped on an epoch's last step, the
+scheduled evaluation and save happen first, once.
+
 After training (final save, evaluation, prediction) there is nothing to checkpoint: a signal ends the run at
 once with the same exit code and a line saying how to finish it, except while the final weights are being
 written (`writing_final_weights`), which completes first so the run folder never holds half a model file."""
@@ -10,10 +15,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 
 import torch
 from transformers import TrainerCallback
+from transformers.trainer_utils import SaveStrategy
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +38,8 @@ class PreemptionCallback(TrainerCallback):
         self._training = False
         self._writing = False
         self._pending = None  # a signal that arrived while the final weights were being written
+        self._saved_step = None
+        self._extra_checkpoint = None  # resumed from an off-schedule checkpoint: removed once a newer one exists
 
     def install(self, args) -> None:
         """Handle SIGTERM/SIGINT from now on (training calls it too); `close()` gives them back."""
@@ -86,6 +95,10 @@ class PreemptionCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         self.install(args)
         self._training = True
+        self._saved_step = None
+        self._extra_checkpoint = None
+        if state.global_step > 0 and not scheduled_save(args, state):
+            self._extra_checkpoint = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
 
     def on_step_end(self, args, state, control, **kwargs):
         if torch.distributed.is_available() and torch.distributed.is_initialized():
@@ -94,14 +107,44 @@ class PreemptionCallback(TrainerCallback):
             torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
             self.requested = bool(flag.item())
         if self.requested:
-            control.should_save = True
+            # Leaving the step loop, Trainer still ends the epoch: the checkpoint is saved there (on_epoch_end),
+            # after whatever the schedule does at this step.
             control.should_training_stop = True
 
+    def on_epoch_end(self, args, state, control, **kwargs):
+        if not self.requested:
+            return
+        if not float(state.epoch).is_integer():
+            # Stopped mid-epoch: DefaultFlowCallback has just asked for the end-of-epoch evaluation. On the
+            # epoch's last step it is the scheduled one, and must stay: the resumed run starts the next epoch.
+            control.should_evaluate = False
+        control.should_save = self._saved_step != state.global_step  # once, even if the schedule saved here
+        control.should_log = True  # the loss up to the checkpoint is in the log, so run totals can carry it
+
     def on_save(self, args, state, control, **kwargs):
+        self._saved_step = state.global_step
+        extra = self._extra_checkpoint
+        if extra is not None and args.should_save and extra != state.best_model_checkpoint:
+            # An uninterrupted run never makes this checkpoint; with a newer one complete, resuming needs it no more.
+            shutil.rmtree(extra, ignore_errors=True)
+            self._extra_checkpoint = None
         if self.requested:
+            # Ending train(), Trainer loads the best weights and, with save_total_limit 1, deletes every
+            # checkpoint but the best: this one, needed to resume, too. The run stops here; the saved state
+            # keeps the best.
+            state.best_model_checkpoint = None
             self.checkpoint = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
             logger.warning("preempted: checkpoint saved in %s; resume with --output_dir %s "
                            "--resume_from_checkpoint true", self.checkpoint, args.output_dir)
 
     def on_train_end(self, args, state, control, **kwargs):
         self._training = False
+
+
+def scheduled_save(args, state) -> bool:
+    """Whether the save schedule (DefaultFlowCallback's rule, or a new best) puts a checkpoint at this step."""
+    if args.save_strategy == SaveStrategy.EPOCH:
+        return float(state.epoch).is_integer()
+    if args.save_strategy == SaveStrategy.STEPS:
+        return state.global_step % state.save_steps == 0 or state.global_step >= state.max_steps
+    return args.save_strategy == SaveStrategy.BEST and state.best_global_step == state.global_step
