@@ -208,7 +208,6 @@ def test_turning_off_what_defaults_depend_on_still_trains(flags, tmp_path, tiny_
     evaluated = flags[0] not in ("--eval_strategy", "--do_eval")
     assert ("eval_loss" in results) == evaluated
     assert ("eval_rougeLsum" in results) == (evaluated and flags[0] != "--eval_generate_samples")
-    assert "predict_rougeLsum" in results  # the test split is always summarised
     if flags[0] == "--max_steps":
         with open(out / "trainer_state.json") as handle:
             assert json.load(handle)["global_step"] == 2

@@ -131,7 +131,7 @@ def test_generation_settings_are_checked(tmp_path, tiny_model_dir, news_dir, cap
     assert "--max_length 600 exceeds the model's 512-token context" in fail(args, capsys)
     args = base_args(tiny_model_dir, news_dir, str(tmp_path / "o"), "--max_length", "160",
                      "--generation_max_new_tokens", "128")
-    assert "--max_length 160 leaves 27 article tokens for generation after the soft prompt, separator and " \
+    assert "--max_length 160 leaves 27 article tokens for generation after the soft prompt, prompt format and " \
            "--generation_max_new_tokens 128" in fail(args, capsys)
 
 

@@ -22,7 +22,7 @@ def read(folder):
 
 def test_two_process_prediction_is_complete_unique_and_equal_to_one_process(tmp_path, tiny_model_dir, news_dir):
     args = ["--method", "zero-shot", "--model_name_or_path", tiny_model_dir, "--data_dir", news_dir,
-            "--do_predict", "--predict_with_generate", "--generation_num_beams", "1", "--generation_max_new_tokens",
+            "--do_predict", "--do_eval", "--predict_with_generate", "--generation_num_beams", "1", "--generation_max_new_tokens",
             "12", "--max_length", "256", "--max_predict_samples", "7", "--max_eval_samples", "5",
             "--per_device_eval_batch_size", "2", "--eval_generate_samples", "5", "--disable_tqdm", "true",
             "--use_cpu", "true"]  # without it, CPU processes under torchrun each run alone (world size 1)
