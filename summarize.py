@@ -17,12 +17,15 @@ import argparse
 import dataclasses
 import os
 import sys
+from dataclasses import dataclass, field
 
 import torch
-from transformers import GenerationConfig
+from transformers import GenerationConfig, HfArgumentParser
 
+from core import BadInputError, run_cli, run_folder
+from model_loading import ModelLoadingArguments
 from peft_methods.loading import load_trained_model
-from summarization_data import BadInputError, PromptFormat
+from summarization_data import PromptFormat
 from summarization_data.tokenization import generation_prompt, load_prompt_format
 from summarization_training.generation import (
     decode_until_eos,
@@ -48,7 +51,7 @@ def run_generation_config(run_dir: str, max_new_tokens: int | None = None,
                           num_beams: int | None = None) -> GenerationConfig:
     """The run's saved settings plus the overrides, through the pipeline's own builder: settings derived from
     others (early_stopping from the beam width) then follow the override instead of keeping the saved value."""
-    saved = GenerationConfig.from_pretrained(run_dir)
+    saved = run_folder.read_generation_config(run_dir)
     return summary_generation_config(
         max_new_tokens or saved.max_new_tokens, num_beams or saved.num_beams,
         getattr(saved, "summary_no_repeat_ngram_size", 0), saved.length_penalty, saved.eos_token_id,
@@ -70,39 +73,56 @@ def check_article_room(prompt_format: PromptFormat, num_format_tokens: int) -> N
         )
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("files", nargs="*", help="Article files (one article each). None: read stdin.")
-    parser.add_argument("--run_dir", required=True, help="Output folder of run_summarization.py.")
-    parser.add_argument("--base_model", help="Base model id/folder, if not the one recorded in the run.")
-    parser.add_argument("--max_new_tokens", type=int, help="Override the run's maximum summary length.")
-    parser.add_argument("--num_beams", type=int, help="Override the run's beam width.")
-    args = parser.parse_args(argv)
-    try:
-        for flag, value in (("--max_new_tokens", args.max_new_tokens), ("--num_beams", args.num_beams)):
+@dataclass
+class SummarizeArguments:
+    run_dir: str = field(metadata={"help": "Output folder of run_summarization.py (any method, or zero-shot)."})
+    base_model: str | None = field(
+        default=None, metadata={"help": "Base model id/folder, if not the one recorded in the run."})
+    max_new_tokens: int | None = field(default=None, metadata={"help": "Override the run's maximum summary length."})
+    num_beams: int | None = field(default=None, metadata={"help": "Override the run's beam width."})
+
+    def __post_init__(self):
+        for flag, value in (("--max_new_tokens", self.max_new_tokens), ("--num_beams", self.num_beams)):
             if value is not None and value < 1:
                 raise BadInputError(f"{flag} must be at least 1 (got {value})")
-        prompt_format = load_prompt_format(args.run_dir)
-        generation_config = run_generation_config(args.run_dir, args.max_new_tokens, args.num_beams)
-        # keep prompt + summary within the length the run was trained with
-        prompt_format = dataclasses.replace(prompt_format, max_new_tokens=generation_config.max_new_tokens)
-        articles = []
-        for path in args.files:
-            if not os.path.isfile(path):
-                raise BadInputError(f"article file {path} does not exist")
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                articles.append(handle.read())
-        if not args.files:
-            articles.append(sys.stdin.read())
-        if not all(article.strip() for article in articles):
-            raise BadInputError("an article is empty; give a file with text or pipe text to stdin")
-        model, tokenizer, _ = load_trained_model(args.run_dir, args.base_model)
-        check_article_room(prompt_format, sum(map(len, prompt_format.encode(tokenizer))))
-    except (BadInputError, OSError) as error:
-        print(f"summarize.py: error: {error}", file=sys.stderr)
-        sys.exit(2)
-    for summary in summarize(articles, model, tokenizer, prompt_format, generation_config):
+
+
+def read_articles(files: list[str]) -> list[str]:
+    """One article per file; none: one article from stdin."""
+    articles = []
+    for path in files:
+        if not os.path.isfile(path):
+            raise BadInputError(f"article file {path} does not exist")
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            articles.append(handle.read())
+    if not files:
+        articles.append(sys.stdin.read())
+    for path, article in zip(files or ["stdin"], articles, strict=True):
+        if not article.strip():
+            raise BadInputError(f"the article in {path} is empty; give a file with text or pipe text to stdin")
+    return articles
+
+
+def run(argv: list[str] | None = None) -> list[str]:
+    parser = HfArgumentParser((SummarizeArguments, ModelLoadingArguments), description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("files", nargs="*", help="Article files (one article each). None: read stdin.")
+    args, loading, rest = parser.parse_args_into_dataclasses(args=argv)
+    prompt_format = load_prompt_format(args.run_dir)
+    generation_config = run_generation_config(args.run_dir, args.max_new_tokens, args.num_beams)
+    # keep prompt + summary within the length the run was trained with
+    prompt_format = dataclasses.replace(prompt_format, max_new_tokens=generation_config.max_new_tokens)
+    articles = read_articles(rest.files)
+    model, tokenizer, _ = load_trained_model(args.run_dir, args.base_model, loading)
+    check_article_room(prompt_format, sum(map(len, prompt_format.encode(tokenizer))))
+    summaries = summarize(articles, model, tokenizer, prompt_format, generation_config)
+    for summary in summaries:
         print(summary + ("\n" if len(articles) > 1 else ""))
+    return summaries
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_cli("summarize.py", run, argv)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ table. Sentences come from the download-free splitter the ROUGE metric uses.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -21,11 +20,11 @@ from dataclasses import dataclass, field
 
 from transformers import AutoTokenizer, HfArgumentParser
 
+from core import BadInputError, run_cli, run_folder
 from metrics import split_sentences
 from metrics.scoring import summary_scores
-from run_summarization import PREDICTIONS_NAME, RESULTS_NAME, DataArguments, write_predictions
-from summarization_data import BadInputError, load_summarization_splits
-from summarization_data.errors import run_cli
+from summarization_data import load_summarization_splits
+from summarization_data.arguments import DataArguments
 from summarization_data.loading import resolve_data_files
 from summarization_training.trainer import GeneratedSummaries
 from trainer_callbacks.memory import HostPeakMemory
@@ -34,7 +33,7 @@ logger = logging.getLogger("lead")
 
 
 @dataclass
-class Lead3Arguments:
+class LeadArguments:
     output_dir: str = field(metadata={"help": "Run folder for all_results.json and generated_predictions.jsonl."})
     num_sentences: int = field(default=3, metadata={"help": "Leading sentences taken as the summary."})
     data_seed: int = field(default=42, metadata={"help": "Seed of the --max_predict_samples draw (as --data_seed)."})
@@ -49,9 +48,8 @@ def lead(article: str, num_sentences: int) -> str:
 
 
 def run(argv: list[str] | None = None) -> dict:
-    data_args, args = HfArgumentParser((DataArguments, Lead3Arguments)).parse_args_into_dataclasses(args=argv)
-    results_path = os.path.join(args.output_dir, RESULTS_NAME)
-    if os.path.isfile(results_path) and not args.overwrite_output_dir:
+    data_args, args = HfArgumentParser((DataArguments, LeadArguments)).parse_args_into_dataclasses(args=argv)
+    if run_folder.is_finished(args.output_dir) and not args.overwrite_output_dir:
         raise BadInputError(f"{args.output_dir} already holds a finished run; pass --overwrite_output_dir")
     files = resolve_data_files(data_args.data_dir, {"test": data_args.test_file}, ["test"])
     test = load_summarization_splits(files, data_args.text_column, data_args.summary_column, data_args.id_column,
@@ -77,9 +75,8 @@ def run(argv: list[str] | None = None) -> dict:
                     "predict_samples_per_second": len(test) / runtime,
                     "predict_peak_accelerator_memory_mb": None, "predict_peak_host_memory_mb": host.peak_mb()})
     os.makedirs(args.output_dir, exist_ok=True)
-    write_predictions(summaries, os.path.join(args.output_dir, PREDICTIONS_NAME))
-    with open(results_path, "w") as handle:
-        json.dump(results, handle, indent=4, sort_keys=True)
+    run_folder.write_predictions(args.output_dir, summaries.ids, summaries.references, summaries.predictions)
+    run_folder.write_json(args.output_dir, run_folder.RESULTS, results)
     logger.info("%s on %d articles: ROUGE-1 %.4f, ROUGE-Lsum %.4f -> %s", method, len(test),
                 results["predict_rouge1"], results["predict_rougeLsum"], args.output_dir)
     return results

@@ -25,13 +25,13 @@ import torch
 import transformers
 from transformers import set_seed
 
-import run_summarization
+from core import BadInputError, run_cli
+from model_loading import use_fused_gelu
 from peft_methods import METHODS, count_parameters
-from summarization_data import BadInputError, SummarizationCollator
-from summarization_data.errors import run_cli
+from summarization_data import SummarizationCollator
 from summarization_training import SummarizationTrainer, SummarizationTrainingArguments
+from summarization_training.command_line import config_path, parse_arguments
 from summarization_training.generation import summary_generation_config
-from summarization_training.kernels import use_fused_gelu
 
 from .measure import (
     Peaks,
@@ -45,7 +45,6 @@ from .presets import PRESETS, synthetic_examples
 from .report import padding_fractions, print_tables
 
 PAD_ID = EOS_ID = 50256
-CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
 
 
 class InitTextTokenizer:
@@ -89,21 +88,23 @@ def training_arguments(output_dir, preset, learning_rate, steps, compile_model):
 
 
 def benchmark_method(name, preset, dataset, args, peak_flops, peaks) -> dict:
-    _, _, _, method_config, config_args = run_summarization.parse_arguments([os.path.join(CONFIGS, f"{name}.yaml")])
+    # The method's settings as a bare `run_summarization.py --method NAME` has them (configs/NAME.yaml if any).
     method = METHODS[name]
+    _, _, _, method_config, config_args = parse_arguments(["--method", name, "--output_dir", "unused"])
+    learning_rate = config_args.learning_rate if os.path.isfile(config_path(name)) else method.learning_rate
 
     def fresh_model(pipeline: bool):
         set_seed(0)
         base = transformers.GPT2LMHeadModel(preset.model_config())
         if pipeline:
-            use_fused_gelu(base)  # as run_summarization.py's loader does; the reference keeps the stock model
+            use_fused_gelu(base)  # as model_loading.load_base_model does; the reference keeps the stock model
         return method.build(base, method_config, InitTextTokenizer())
 
     steps = preset.warmup_steps + preset.measured_steps
     collator = SummarizationCollator(pad_token_id=PAD_ID)
     result = {"method": name}
     with tempfile.TemporaryDirectory() as output_dir:
-        training_args = training_arguments(output_dir, preset, config_args.learning_rate, steps, args.torch_compile)
+        training_args = training_arguments(output_dir, preset, learning_rate, steps, args.torch_compile)
         bf16 = training_args.bf16
         model = fresh_model(pipeline=True).to(training_args.device)
         result["trainable_parameters"], result["total_parameters"] = count_parameters(model)

@@ -3,7 +3,7 @@
     python -m benchmarks.kernels
 
 - activation: GPT-2's stock `gelu_new` (five elementwise ops) vs the fused `GELUTanh` that
-  `summarization_training/kernels.py` swaps in: a training step (batch x 512, head at summary positions
+  `model_loading/kernels.py` swaps in: a training step (batch x 512, head at summary positions
   only) and a prompt prefill (16 x 384);
 - KV cache: a decoding step at batch 8 after a 384-token prompt, transformers' dynamic cache
   (concatenates keys and values every step) vs the static cache the pipeline generates with.
@@ -18,7 +18,7 @@ import time
 import torch
 from transformers import GenerationConfig, GPT2Config, GPT2LMHeadModel
 
-from summarization_training.kernels import use_fused_gelu
+from model_loading.kernels import use_fused_gelu
 
 from .measure import synchronize
 

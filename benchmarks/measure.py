@@ -129,8 +129,8 @@ def measured_peak_flops(bf16: bool, seconds: float = 2.0) -> float:
 
 
 def left_padded(prompts: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    return (pad_sequences(prompts, pad_id, "left", None).to(device),
-            attention_masks(prompts, "left", None).to(device))
+    return (pad_sequences(prompts, pad_id, "left").to(device),
+            attention_masks(prompts, "left").to(device))
 
 
 def time_generation(model, prompts: list[list[int]], batch_size: int, config, pad_id: int, bf16: bool,

@@ -7,7 +7,9 @@ import os
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-PEFT_METHODS = {"prompt", "lora"}
+from core import BadInputError, run_folder
+from peft_methods import REGISTRY, Method, method_row
+
 ROUGE = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rougeLsum": "ROUGE-Lsum"}
 # Two training times: tokens/s is measured over the compute time; the wall time adds every evaluation during
 # training (with its generated summaries), so it depends on the evaluation settings as much as on the method.
@@ -19,12 +21,6 @@ EFFICIENCY = [("train_seconds_excluding_eval", "train compute time, evaluation e
               ("predict_runtime", "test generation time (s)"),
               ("predict_peak_accelerator_memory_mb", "peak accelerator memory, test (MB)"),
               ("predict_peak_host_memory_mb", "peak host memory, test (MB)")]
-LOAD = {
-    "lora": "base = AutoModelForCausalLM.from_pretrained(BASE)\nmodel = PeftModel.from_pretrained(base, REPO_OR_DIR)",
-    "full": "model = AutoModelForCausalLM.from_pretrained(REPO_OR_DIR)",
-    "head": "model, tokenizer = load_trained_model(RUN_DIR)[:2]  # base model + the trained head weights",
-}
-LOAD["prompt"] = LOAD["lora"]
 SET_HERE = {"pad_token_id", "eos_token_id", "summary_no_repeat_ngram_size"}  # not passed through to generate()
 
 
@@ -53,32 +49,26 @@ def eval_results(results: dict, dataset_name: str, split: str = "test") -> list[
                        metric_value=round(100 * results[f"predict_{key}"], 2)) for key in found] or None
 
 
-def usage_snippet(method: str, base_model: str, separator: str, generation: dict, max_length: int,
-                  repo_id: str | None, prefix: str = "") -> str:
+def usage_snippet(method: Method, base_model: str, separator: str, generation: dict, max_length: int,
+                  repo_id: str | None, prefix: str = "", num_virtual_tokens: int = 0) -> str:
     """Code that loads this run and summarizes `article` the way evaluation did."""
-    if method.startswith("lead-"):
-        return f"{method} needs no model: the summary is the article's first {method[5:]} sentence(s).\n"
-    if method not in LOAD:  # zero-shot: the untouched base model
-        method, repo_id = "full", base_model
+    if method.load_code is None:
+        return f"{method.name} needs no model: {method.description}.\n"
     target = repr(repo_id) if repo_id else '"path/to/run_dir"  # this folder, or its Hub repo id'
-    header = ["from peft_methods.loading import load_trained_model  # this project's code",
-              f"RUN_DIR = {target}"] if method == "head" else [
-        "import torch", "from transformers import AutoModelForCausalLM, AutoTokenizer",
-        *(["from peft import PeftModel"] if method in PEFT_METHODS else []),
-        f"BASE = {base_model!r}", f"REPO_OR_DIR = {target}", "tokenizer = AutoTokenizer.from_pretrained(BASE)"]
-    if method == "head":
-        header.insert(0, "import torch")
-    virtual = " - model.active_peft_config.num_virtual_tokens" if method == "prompt" else ""
     kwargs = ", ".join(f"{key}={value!r}" for key, value in generation.items() if key not in SET_HERE)
     ngram = generation.get("summary_no_repeat_ngram_size")
     new_tokens = generation.get("max_new_tokens", 128)
-    # A prefix (an instruction, or a chat template's turns up to the article) comes before the article.
+    # A prefix (an instruction, or a chat template's turns up to the article) comes before the article, and a
+    # soft prompt's virtual tokens before everything: all take room from the article.
     pre = ["pre = tokenizer(PREFIX, add_special_tokens=False)[\"input_ids\"]"] if prefix else []
-    lines = [*header, *([f"PREFIX = {prefix!r}"] if prefix else []), f"SEPARATOR = {separator!r}", LOAD[method],
+    virtual = f" - {num_virtual_tokens}" if num_virtual_tokens else ""
+    lines = ["import torch", "from transformers import AutoModelForCausalLM, AutoTokenizer",
+             f"BASE = {base_model!r}", f"REPO_OR_DIR = {target}", "tokenizer = AutoTokenizer.from_pretrained(BASE)",
+             *([f"PREFIX = {prefix!r}"] if prefix else []), f"SEPARATOR = {separator!r}", method.load_code,
              "model.eval()", "",
              'article = "..."  # the news article to summarize',
-             f"# As in evaluation: {'the prefix, ' if prefix else ''}the article (cut to leave room for the summary) "
-             "+ separator tokens.",
+             f"# As in evaluation: {'the prefix, ' if prefix else ''}the article (cut to leave room for "
+             f"{'the soft prompt and ' if num_virtual_tokens else ''}the summary) + separator tokens.",
              *pre, "sep = tokenizer(SEPARATOR, add_special_tokens=False)[\"input_ids\"]",
              f"budget = {max_length}{virtual}{' - len(pre)' if prefix else ''} - len(sep) - {new_tokens}",
              f"prompt = {'pre + ' if prefix else ''}tokenizer(article, add_special_tokens=False)[\"input_ids\"][:budget]"
@@ -92,27 +82,25 @@ def usage_snippet(method: str, base_model: str, separator: str, generation: dict
              "# generate returns the prompt ids + the new tokens (PEFT's too, without the virtual tokens)",
              "summary = tokenizer.decode(out[0, ids[\"input_ids\"].shape[1]:], skip_special_tokens=True).strip()",
              "print(summary)"]
-    snippet = "```python\n" + "\n".join(lines) + "\n```\n"
-    if method == "head":
-        snippet += ("\nOr with the project's command line (article on stdin):\n\n"
-                    "```bash\npython summarize.py --run_dir RUN_DIR < article.txt\n```\n")
-    return snippet
+    return ("```python\n" + "\n".join(lines) + "\n```\n\nOr with the project's command line (article on stdin):\n\n"
+            "```bash\npython summarize.py --run_dir RUN_DIR < article.txt\n```\n")
 
 
 def build_model_card(results: dict, hyperparameters: dict, base_model: str, dataset_name: str,
-                     method_description: str, separator: str = "\nTL;DR:", generation: dict | None = None,
-                     baselines: dict | None = None, repo_id: str | None = None,
-                     license: str | None = None, prefix: str = "", base_model_note: str | None = None) -> ModelCard:
+                     separator: str = "\nTL;DR:", generation: dict | None = None, baselines: dict | None = None,
+                     repo_id: str | None = None, license: str | None = None, prefix: str = "",
+                     base_model_note: str | None = None, num_virtual_tokens: int = 0) -> ModelCard:
     """`base_model`: a Hub id for the metadata; a local folder (no id known) is named in the text only, since
     the Hub links `base_model` to a repository. `base_model_note`: how the weights were obtained (e.g. dequantized)."""
-    method = results["method"]
-    peft = method in PEFT_METHODS
-    model_name = repo_id or f"{os.path.basename(base_model.rstrip('/'))}-{method}-summarization"
+    method = method_row(results["method"])
+    if method is None:
+        raise BadInputError(f"results of an unknown method {results['method']!r}; known: {', '.join(REGISTRY)}")
+    model_name = repo_id or f"{os.path.basename(base_model.rstrip('/'))}-{method.name}-summarization"
     hub_id = None if is_local_path(base_model) else base_model
     data = ModelCardData(
-        base_model=hub_id, library_name="peft" if peft else "transformers", pipeline_tag="text-generation",
-        datasets=[dataset_name] if dataset_name else None, metrics=["rouge"], license=license,
-        tags=["summarization", method] + (["peft", "prompt-tuning" if method == "prompt" else "lora"] if peft else []),
+        base_model=hub_id, library_name="peft" if method.peft_type else "transformers",
+        pipeline_tag="text-generation", datasets=[dataset_name] if dataset_name else None, metrics=["rouge"],
+        license=license, tags=["summarization", *method.tags],
         model_name=model_name, eval_results=eval_results(results, dataset_name),
     )
     hyper = "\n".join(f"| `{key}` | {format_number(value)} |" for key, value in sorted(hyperparameters.items()))
@@ -126,7 +114,7 @@ def build_model_card(results: dict, hyperparameters: dict, base_model: str, data
     sections = [
         f"# {model_name}\n\n{base_model if hub_id else f'The model in `{base_model}`'} fine-tuned for news "
         f"summarization on {dataset_name}.{f' Base weights: {base_model_note}.' if base_model_note else ''}\n",
-        f"## Method\n\n**{method}**: {method_description}.\n\nTrainable parameters: "
+        f"## Method\n\n**{method.name}**: {method.description}.\n\nTrainable parameters: "
         f"{format_number(results.get('trainable_params'))} of {format_number(results.get('total_params'))} "
         f"({format_number(results.get('trainable_percent'))}%).\n",
         f"## Hyperparameters\n\n| name | value |\n|---|---|\n{hyper}\n",
@@ -140,19 +128,20 @@ def build_model_card(results: dict, hyperparameters: dict, base_model: str, data
                         f"| metric | F1 | 95% interval |\n|---|---|---|\n{tests}\n")
     if baselines:
         rows = "\n".join(f"| {name} | " + " | ".join(percent(scores, f"predict_{key}") for key in ROUGE) + " |"
-                         for name, scores in [(f"this model ({method})", results), *baselines.items()])
+                         for name, scores in [(f"this model ({method.name})", results), *baselines.items()])
         sections.append("## Baselines\n\nTest ROUGE F1 (%) of the baselines, for context.\n\n"
                         "| model | " + " | ".join(ROUGE.values()) + " |\n|---|---|---|---|---|\n" + rows + "\n")
     before = f"the prefix {prefix!r}, " if prefix else ""
     sections.append(f"## Prompt format\n\nInput: {before}the article's tokens, then the separator {separator!r}; the "
                     "model continues with the summary and an end-of-text token. Only the summary is scored.\n")
     sections.append("## Usage\n\n" + usage_snippet(method, base_model, separator, generation or {},
-                                                   hyperparameters.get("max_length") or 512, repo_id, prefix))
+                                                   hyperparameters.get("max_length") or 512, repo_id, prefix,
+                                                   num_virtual_tokens))
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(sections))
 
 
 def write_model_card(output_dir: str, **kwargs) -> str:
     """Writes `output_dir/README.md` (keyword arguments of `build_model_card`); returns its path."""
-    path = os.path.join(output_dir, "README.md")
+    path = os.path.join(output_dir, run_folder.MODEL_CARD)
     build_model_card(**kwargs).save(path)
     return path

@@ -3,45 +3,32 @@ checkpoints, optimizer states, TensorBoard logs or `training_args.bin` (a pickle
 
 from __future__ import annotations
 
-import json
 import os
 
 from huggingface_hub import HfApi
 from huggingface_hub.utils import filter_repo_objects
 
-from summarization_data.errors import BadInputError
+from core import BadInputError, run_folder
+from peft_methods import Method
+from peft_methods.loading import detect_method
 
-RUN_FILES = [
-    "README.md", "*results.json", "generated_predictions.jsonl", "trainer_state.json", "*.png", "prompt_format.json",
-    "adapter_config.json", "adapter_model.safetensors",  # prompt, lora (PEFT format)
-    "trainable_weights.safetensors", "method_config.json",  # head (and zero-shot's method_config.json)
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt",
-    "added_tokens.json", "chat_template.jinja",
-]
-MODEL_FILES = ["model.safetensors", "model-*-of-*.safetensors", "model.safetensors.index.json", "config.json",
-               "generation_config.json"]  # full fine-tuning only: a complete transformers model folder
 # "*/*": nothing from subfolders (checkpoint-*/, runs/, .cache/); pickles never (training_args.bin, optimizer.pt).
 IGNORE_PATTERNS = ["*/*", "checkpoint-*", "runs", "training_args.bin", "*.bin", "*.pt", "*.pth", "*.pkl", ".*"]
 BASE_WEIGHTS = {"model.safetensors", "pytorch_model.bin", "model.safetensors.index.json"}
 
 
-def run_method(run_dir: str) -> str | None:
-    """The method recorded in the run's results (`all_results.json` / `run_results.json`), if any."""
-    for name in ("all_results.json", "run_results.json"):
-        try:
-            with open(os.path.join(run_dir, name)) as handle:
-                return json.load(handle)["method"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    return None
+def run_method(run_dir: str) -> Method | None:
+    try:
+        return detect_method(run_dir)[0]
+    except BadInputError:  # not a model's run: only the files every run folder holds can go
+        return None
 
 
 def upload_patterns(run_dir: str) -> list[str]:
+    """What every run folder holds (card, results, predictions, prompt format, tokenizer) plus the files its
+    method saves (an adapter, a head, or for full fine-tuning the whole model)."""
     method = run_method(run_dir)
-    if method is None and not os.path.isfile(os.path.join(run_dir, "adapter_config.json")) \
-            and not os.path.isfile(os.path.join(run_dir, "trainable_weights.safetensors")):
-        method = "full" if os.path.isfile(os.path.join(run_dir, "config.json")) else None
-    return RUN_FILES + (MODEL_FILES if method == "full" else [])
+    return run_folder.SHARED_FILES + list(method.saved_files if method else ())
 
 
 def files_to_upload(run_dir: str) -> list[str]:
@@ -50,7 +37,9 @@ def files_to_upload(run_dir: str) -> list[str]:
              for root, _, names in os.walk(run_dir) for name in names]
     files = sorted(filter_repo_objects(paths, allow_patterns=upload_patterns(run_dir),
                                        ignore_patterns=IGNORE_PATTERNS))
-    if run_method(run_dir) in {"prompt", "lora", "head"} and BASE_WEIGHTS & set(files):
+    # A safeguard behind the patterns: a run that trains an adapter or a head never ships the base model.
+    method = run_method(run_dir)
+    if method is not None and not method.run_is_model and BASE_WEIGHTS & set(files):
         raise BadInputError(f"{run_dir}: refusing to upload base-model weights {sorted(BASE_WEIGHTS & set(files))} "
                             "for a run that trains only an adapter/head")
     return files

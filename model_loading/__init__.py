@@ -1,14 +1,7 @@
-"""Getting pretrained models into the plain `from_pretrained` folder layout the pipeline expects.
+"""Base models: the one loader every command uses, and getting pretrained models into the plain
+`from_pretrained` folder layout it expects (GGUF conversion: `python -m model_loading.gguf`)."""
 
-Names are imported lazily, so `python -m model_loading.gguf` does not import its module twice.
-"""
+from .base_model import ModelArguments, ModelLoadingArguments, base_model_provenance, load_base_model
+from .kernels import use_fused_gelu
 
-__all__ = ["convert_gguf", "smollm2_gguf_path"]
-
-
-def __getattr__(name):
-    if name in __all__:
-        from . import gguf
-
-        return getattr(gguf, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["ModelArguments", "ModelLoadingArguments", "base_model_provenance", "load_base_model", "use_fused_gelu"]

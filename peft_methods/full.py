@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from transformers.utils import CONFIG_NAME
+from transformers.utils import CONFIG_NAME, GENERATION_CONFIG_NAME
 
-from summarization_data.errors import BadInputError
+from core.errors import BadInputError
 
 from .base import Method
 
@@ -38,10 +38,16 @@ def load_full_weights(model, checkpoint_dir: str) -> None:
 
 METHOD = Method(
     name="full",
-    config_class=None,
+    description="full fine-tuning: all weights train",
     build=build_full_model,
-    # A complete model folder: loads with AutoModelForCausalLM.from_pretrained(run_dir).
     save=lambda model, output_dir: model.save_pretrained(output_dir),
     load=load_full_weights,
-    description="full fine-tuning: all weights train",
+    load_run=lambda model, run_dir: model,  # the run folder is the model: it was loaded as the base
+    # A complete model folder (one file or the shards of a large model): from_pretrained(run_dir) loads it.
+    saved_files=("model.safetensors", "model-*-of-*.safetensors", "model.safetensors.index.json", CONFIG_NAME,
+                 GENERATION_CONFIG_NAME),
+    run_is_model=True,
+    load_code="model = AutoModelForCausalLM.from_pretrained(REPO_OR_DIR)",
+    learning_rate=5e-5,
+    learning_rates=(1e-5, 3e-5, 1e-4),
 )

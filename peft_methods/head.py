@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from summarization_data.errors import BadInputError
+from core.errors import BadInputError
 
-from .base import Method, freeze, read_method_config, write_method_config
+from .base import METHOD_CONFIG_NAME, Method, freeze, read_method_config, write_method_config
 
 WEIGHTS_NAME = "trainable_weights.safetensors"
 
@@ -99,11 +99,26 @@ def load_head_weights(model, checkpoint_dir: str) -> None:
         raise BadInputError(f"{checkpoint_dir}: head weights do not match this model/method settings")
 
 
+def load_head_run(base_model, run_dir: str):
+    saved = read_method_config(run_dir)
+    model = build_head_model(base_model, HeadConfig(saved["unfreeze_last_n_blocks"], saved["untie_lm_head"]))
+    load_head_weights(model, run_dir)
+    return model
+
+
 METHOD = Method(
     name="head",
+    description="last-layer fine-tuning: the LM head (untied) and optionally the last blocks",
     config_class=HeadConfig,
     build=build_head_model,
     save=save_head_weights,
     load=load_head_weights,
-    description="last-layer fine-tuning: the LM head (untied) and optionally the last blocks",
+    load_run=load_head_run,
+    saved_files=(WEIGHTS_NAME, METHOD_CONFIG_NAME),
+    # Neither transformers nor PEFT loads a bare head: the card points to this project's loader.
+    load_code="from peft_methods.loading import load_trained_model  # this project's code\n"
+              "model = load_trained_model(REPO_OR_DIR)[0]  # base model + the trained head weights (a local "
+              "folder: huggingface_hub.snapshot_download a repo id first)",
+    learning_rate=2e-4,
+    learning_rates=(1e-4, 3e-4, 1e-3),
 )

@@ -14,9 +14,9 @@ from peft.utils import (
 from torch import nn
 from transformers.pytorch_utils import Conv1D
 
-from summarization_data.errors import BadInputError
+from core.errors import BadInputError
 
-from .base import Method
+from .base import PEFT_ADAPTER_FILES, Method, peft_adapter_run
 
 
 @dataclass
@@ -83,7 +83,8 @@ def build_lora_model(base_model, config: LoraMethodConfig, tokenizer=None):
     return get_peft_model(base_model, lora_config)
 
 
-def load_lora_weights(model, checkpoint_dir: str) -> None:
+def load_peft_adapter_weights(model, checkpoint_dir: str) -> None:
+    """Restore a PEFT adapter checkpoint into the PeftModel `build` made (resume, best model)."""
     result = set_peft_model_state_dict(model, load_peft_weights(checkpoint_dir))
     if result.unexpected_keys:
         raise BadInputError(f"{checkpoint_dir}: adapter does not match this model ({result.unexpected_keys[:3]}...)")
@@ -91,9 +92,14 @@ def load_lora_weights(model, checkpoint_dir: str) -> None:
 
 METHOD = Method(
     name="lora",
+    description="LoRA: low-rank updates to the attention projections, base model frozen (PEFT)",
     config_class=LoraMethodConfig,
     build=build_lora_model,
     save=lambda model, output_dir: model.save_pretrained(output_dir),
-    load=load_lora_weights,
-    description="LoRA: low-rank updates to the attention projections, base model frozen (PEFT)",
+    load=load_peft_adapter_weights,
+    load_run=peft_adapter_run,
+    saved_files=PEFT_ADAPTER_FILES,
+    peft_type="LORA",
+    learning_rate=1e-3,
+    learning_rates=(3e-4, 1e-3, 3e-3),
 )

@@ -17,11 +17,10 @@ from peft import PromptTuningConfig
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from summarization_data.errors import BadInputError
+from core.errors import BadInputError
 
-from .base import Method, freeze
+from .base import PEFT_ADAPTER_FILES, PEFT_ADAPTER_WEIGHTS, Method, freeze
 
-ADAPTER_WEIGHTS_NAME = "adapter_model.safetensors"
 PROMPT_KEY = "prompt_embeddings"  # the single key PEFT stores for prompt tuning
 
 
@@ -115,12 +114,12 @@ class SoftPromptModel(nn.Module):
         os.makedirs(output_dir, exist_ok=True)
         self.peft_config.save_pretrained(output_dir)
         tensors = {PROMPT_KEY: self.prompt_embeddings.detach().cpu().contiguous()}
-        save_file(tensors, os.path.join(output_dir, ADAPTER_WEIGHTS_NAME), metadata={"format": "pt"})
+        save_file(tensors, os.path.join(output_dir, PEFT_ADAPTER_WEIGHTS), metadata={"format": "pt"})
 
     def load_prompt(self, checkpoint_dir: str) -> None:
-        path = os.path.join(checkpoint_dir, ADAPTER_WEIGHTS_NAME)
+        path = os.path.join(checkpoint_dir, PEFT_ADAPTER_WEIGHTS)
         if not os.path.isfile(path):
-            raise BadInputError(f"{checkpoint_dir} holds no soft prompt ({ADAPTER_WEIGHTS_NAME} missing)")
+            raise BadInputError(f"{checkpoint_dir} holds no soft prompt ({PEFT_ADAPTER_WEIGHTS} missing)")
         saved = load_file(path)[PROMPT_KEY]
         if saved.shape != self.prompt_embeddings.shape:
             raise BadInputError(
@@ -160,9 +159,15 @@ def build_soft_prompt_model(base_model, config: SoftPromptConfig, tokenizer) -> 
 
 METHOD = Method(
     name="prompt",
+    description="prompt tuning: trainable soft-prompt embeddings in front of a frozen model",
     config_class=SoftPromptConfig,
     build=build_soft_prompt_model,
     save=lambda model, output_dir: model.save_pretrained(output_dir),
     load=lambda model, checkpoint_dir: model.load_prompt(checkpoint_dir),
-    description="prompt tuning: trainable soft-prompt embeddings in front of a frozen model",
+    load_run=SoftPromptModel.from_pretrained,
+    saved_files=PEFT_ADAPTER_FILES,
+    peft_type="PROMPT_TUNING",
+    # A few thousand numbers moved far from their initial token embeddings: steps 100-1000x LoRA's.
+    learning_rate=1e-1,
+    learning_rates=(3e-2, 1e-1, 3e-1),
 )

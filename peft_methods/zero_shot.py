@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Method, freeze, write_method_config
+from .base import LOAD_BASE_MODEL, METHOD_CONFIG_NAME, Method, freeze, write_method_config
 
 
 def build_zero_shot_model(base_model, config=None, tokenizer=None):
@@ -12,10 +12,14 @@ def build_zero_shot_model(base_model, config=None, tokenizer=None):
 
 METHOD = Method(
     name="zero-shot",
-    config_class=None,
+    description="zero-shot baseline: the untuned base model prompted with article + separator",
     build=build_zero_shot_model,
+    # The run folder records what it is (no weights: the base model is the model).
     save=lambda model, output_dir: write_method_config(
         output_dir, {"method": "zero-shot", "base_model_name_or_path": model.config.name_or_path}),
     load=lambda model, checkpoint_dir: None,
-    description="zero-shot baseline: the untuned base model prompted with article + separator",
+    load_run=lambda model, run_dir: model,
+    trains=False,
+    saved_files=(METHOD_CONFIG_NAME,),
+    load_code=LOAD_BASE_MODEL,
 )

@@ -13,21 +13,29 @@ from matplotlib.ticker import NullFormatter  # noqa: E402
 DPI = 120
 ROUGE_BARS = (("rouge1", "ROUGE-1"), ("rouge2", "ROUGE-2"), ("rougeLsum", "ROUGE-Lsum"))
 _PALETTE = plt.get_cmap("tab10").colors
-# Same colour for a method in every figure; baselines in neutral tones.
-METHOD_COLOURS = {"prompt": _PALETTE[0], "lora": _PALETTE[1], "head": _PALETTE[2], "full": _PALETTE[3],
-                  "lead-1": "#111111", "lead-3": "#333333",
-                  "zero-shot": "#777777"}
+
+
+def registry_colours() -> dict[str, tuple | str]:
+    """Same colour for a method in every figure, by its place in the registry; baselines in neutral greys."""
+    from peft_methods import REGISTRY
+
+    trained = [name for name, row in REGISTRY.items() if row.trains]
+    baselines = [name for name, row in REGISTRY.items() if not row.trains]
+    greys = ["#111111", "#333333", "#555555", "#777777", "#999999"]
+    return {**{name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(trained)},
+            **{name: greys[i % len(greys)] for i, name in enumerate(baselines)}}
 
 
 def method_colours(names: list[str]) -> dict[str, tuple | str]:
     """A stable colour per name: known methods keep theirs (the first run of a method, when several share one),
     the others take the unused tab10 colours in order."""
-    spare = [c for c in _PALETTE if c not in METHOD_COLOURS.values()]
+    known = registry_colours()
+    spare = [c for c in _PALETTE if c not in known.values()]
     colours, used = {}, 0
     for name in names:
         key = name.split(" (")[0]
-        if key in METHOD_COLOURS and METHOD_COLOURS[key] not in colours.values():
-            colours[name] = METHOD_COLOURS[key]
+        if key in known and known[key] not in colours.values():
+            colours[name] = known[key]
         else:
             colours[name] = spare[used % len(spare)]
             used += 1

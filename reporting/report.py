@@ -12,33 +12,22 @@ DIR/frontier.png, and prints the REPORT.md path.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
+from core import run_folder
+from peft_methods import REGISTRY, method_row
+
 from .plots import method_colours, plot_frontier, plot_loss_curves, plot_rouge_bars
 
-RESULTS_NAME = "all_results.json"
-STATE_NAME = "trainer_state.json"
-ERROR_NAME = "error.txt"
-BASELINES = ("lead-1", "lead-3", "zero-shot")
-METHOD_ORDER = (*BASELINES, "prompt", "lora", "head", "full")
 ROUGE_TYPES = (("rouge1", "ROUGE-1"), ("rouge2", "ROUGE-2"), ("rougeL", "ROUGE-L"), ("rougeLsum", "ROUGE-Lsum"))
 DEFAULT_TITLE = "CNN/DailyMail summarization: parameter-efficient fine-tuning compared"
-RUN_MARKERS = (RESULTS_NAME, STATE_NAME, ERROR_NAME, "run_results.json", "train_results.json", "config.json",
-               "adapter_config.json", "training_args.bin")
+RUN_MARKERS = (run_folder.RESULTS, run_folder.TRAINER_STATE, run_folder.ERROR, run_folder.RUN_RESULTS,
+               run_folder.TRAIN_RESULTS, "config.json", "adapter_config.json", "training_args.bin")
 NA = "n/a"
 
 
 # ---------------------------------------------------------------- reading run folders
-
-
-def _read_json(path: str):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return None
 
 
 def _first_line(path: str) -> str | None:
@@ -82,18 +71,18 @@ def load_run(run_dir: str) -> dict:
     """A run as one dict: the all_results.json keys plus `run_dir`, `name` (folder name), `log_history`,
     `failed` and `error` (first line of error.txt, or why the folder is not a finished run)."""
     run = {"run_dir": run_dir, "name": os.path.basename(os.path.normpath(run_dir)), "log_history": []}
-    results = _read_json(os.path.join(run_dir, RESULTS_NAME)) if os.path.isdir(run_dir) else None
-    error = _first_line(os.path.join(run_dir, ERROR_NAME))
+    results = run_folder.read_json(os.path.join(run_dir, run_folder.RESULTS)) if os.path.isdir(run_dir) else None
+    error = _first_line(os.path.join(run_dir, run_folder.ERROR))
     if not os.path.isdir(run_dir):
         error = "folder not found"
     elif results is None:
-        error = error or (f"no {RESULTS_NAME}" if not os.path.exists(os.path.join(run_dir, RESULTS_NAME))
-                          else f"{RESULTS_NAME} is not a readable JSON object")
+        error = error or (f"no {run_folder.RESULTS}" if not os.path.exists(os.path.join(run_dir, run_folder.RESULTS))
+                          else f"{run_folder.RESULTS} is not a readable JSON object")
     if isinstance(results, dict):
         run.update(results)
     run["failed"] = error is not None
     run["error"] = error
-    state = _read_json(os.path.join(run_dir, STATE_NAME))
+    state = run_folder.read_json(os.path.join(run_dir, run_folder.TRAINER_STATE))
     if isinstance(state, dict) and isinstance(state.get("log_history"), list):
         run["log_history"] = [entry for entry in state["log_history"] if isinstance(entry, dict)]
     run["baseline"] = (not run["failed"]) and is_baseline(run)
@@ -101,12 +90,15 @@ def load_run(run_dir: str) -> dict:
 
 
 def is_baseline(run: dict) -> bool:
-    return run.get("method") in BASELINES
+    row = method_row(run.get("method"))
+    return row is not None and not row.trains
 
 
 def sort_key(run: dict) -> tuple:
+    """Finished runs first, in the registry's order (baselines, then methods), then by folder name."""
     method = run.get("method")
-    rank = METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
+    order = list(REGISTRY)
+    rank = order.index(method) if method in order else len(order)
     return (1 if run["failed"] else 0, rank, str(method or ""), run["name"])
 
 
@@ -227,7 +219,7 @@ def describe_runs(runs: list[dict]) -> str:
     trained = [r for r in finished if not r["baseline"]]
     baselines = [r for r in finished if r["baseline"]]
     failed = len(runs) - len(finished)
-    models = _distinct([r for r in finished if not str(r.get("method")).startswith("lead-")], "base_model")
+    models = _distinct([r for r in finished if getattr(method_row(r.get("method")), "uses_model", True)], "base_model")
     samples = [format_count(s) for s in _distinct(finished, "predict_samples")]
     model_text = ", ".join(f"`{m}`" for m in models) if models else NA
     sample_text = " / ".join(samples) if samples else NA
@@ -253,9 +245,14 @@ HOW_TO_READ = """\
   **peak host MB** is the peak resident host memory.
 - **eval loss** / **test loss** are cross-entropy per summary token on the validation and test splits;
   **gen len** is the mean length of the generated summaries in tokens.
-- Baselines (lead-1 / lead-3: the article's first one / three sentences; zero-shot: the untuned model) train nothing, so
-  their cost columns are 0 or n/a; they are drawn as horizontal lines on the frontier plot.
+- Baselines ({baselines}) train nothing, so their cost columns are 0 or n/a; they are drawn as
+  horizontal lines on the frontier plot.
 """
+
+
+def how_to_read() -> str:
+    baselines = "; ".join(f"{name}: {row.description}" for name, row in REGISTRY.items() if not row.trains)
+    return HOW_TO_READ.format(baselines=baselines)
 
 
 # ---------------------------------------------------------------- the report
@@ -284,7 +281,7 @@ def build_report(run_dirs: list[str], output_dir: str, title: str = DEFAULT_TITL
 
 {format_table(runs)}
 
-{HOW_TO_READ}
+{how_to_read()}
 ## Plots
 
 Training and validation loss (trained methods; solid: training, dashed with markers: validation):

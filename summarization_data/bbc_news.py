@@ -44,7 +44,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
-from .errors import BadInputError
+from core import BadInputError
 
 logger = logging.getLogger(__name__)
 
@@ -435,7 +435,7 @@ def run(argv: list[str] | None = None) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .errors import run_cli
+    from core import run_cli
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     run_cli("python -m summarization_data.bbc_news", run, argv)

@@ -13,7 +13,7 @@ import os
 import datasets
 from datasets import Dataset, DatasetDict, Features, Value
 
-from .errors import BadInputError
+from core import BadInputError
 
 logger = logging.getLogger(__name__)
 

@@ -16,19 +16,17 @@ and the article in the model's chat template, for instruction-tuned models.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import asdict, dataclass
 
 from datasets import DatasetDict
 
-from .errors import BadInputError
+from core import BadInputError, run_folder
 
 logger = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100
-PROMPT_FORMAT_NAME = "prompt_format.json"  # a run folder's record of its PromptFormat, read back by summarize.py
 ARTICLE_MARKER = "\u0000ARTICLE\u0000"  # stands for the article while a chat template is rendered
 
 
@@ -76,16 +74,16 @@ def chat_prompt_format(tokenizer, instruction: str, **fields) -> PromptFormat:
 
 
 def save_prompt_format(prompt_format: PromptFormat, output_dir: str) -> None:
-    with open(os.path.join(output_dir, PROMPT_FORMAT_NAME), "w") as handle:
-        json.dump(asdict(prompt_format), handle, indent=2)
+    """The run's record of its prompt format, read back by summarize.py to lay articles out the same way."""
+    run_folder.write_json(output_dir, run_folder.PROMPT_FORMAT, asdict(prompt_format))
 
 
 def load_prompt_format(run_dir: str) -> PromptFormat:
-    path = os.path.join(run_dir, PROMPT_FORMAT_NAME)
-    if not os.path.isfile(path):
-        raise BadInputError(f"{run_dir} has no {PROMPT_FORMAT_NAME}; it was not written by run_summarization.py")
-    with open(path) as handle:
-        return PromptFormat(**json.load(handle))
+    saved = run_folder.read_json(os.path.join(run_dir, run_folder.PROMPT_FORMAT))
+    if not isinstance(saved, dict):
+        raise BadInputError(f"{run_dir} has no {run_folder.PROMPT_FORMAT} (or it is unreadable): it is not a finished run of "
+                            "run_summarization.py")
+    return PromptFormat(**saved)
 
 
 def generation_prompt(article_ids: list[int], format_ids: tuple[list[int], list[int]],

@@ -9,7 +9,7 @@ import torch
 from transformers import GenerationConfig, TrainingArguments
 from transformers.utils import is_torch_bf16_gpu_available, is_torch_tf32_available
 
-from summarization_data.errors import BadInputError
+from core.errors import BadInputError
 
 from .generation import summary_generation_config
 
@@ -50,8 +50,9 @@ class SummarizationTrainingArguments(TrainingArguments):
     include_num_input_tokens_seen: str = field(
         default="non_padding", metadata={"help": "Token counting for throughput: 'non_padding', 'all' or 'no'."}
     )
-    # Labels are passed explicitly so Trainer finds them behind PEFT wrappers (NOTES 3.7), and the extra
-    # tokenized columns (prompt ids for generation) must survive until the collator.
+    # Labels are named explicitly: Trainer guesses label names from the model's forward signature, and behind a
+    # PEFT wrapper (forward(*args, **kwargs)) it finds none and reports no eval loss. The extra tokenized
+    # columns (prompt ids for generation) must survive until the collator.
     label_names: list[str] | None = field(default_factory=lambda: ["labels"], metadata={"help": "Label keys."})
     remove_unused_columns: bool = field(default=False, metadata={"help": "Keep columns the collator needs."})
     # Evaluation computes the loss only: keeping logits costs batch x length x vocabulary floats per step.
@@ -91,6 +92,12 @@ class SummarizationTrainingArguments(TrainingArguments):
                                      "unlike transformers' flag, copying n-grams from the article stays allowed."}
     )
     length_penalty: float = field(default=1.0, metadata={"help": "Beam score length exponent (>1 favours longer)."})
+    # Declared again for its meaning here: Trainer's own Hub integration would upload checkpoints and
+    # training_args.bin (which can hold the token) and needs the network from the start, so run_summarization.py
+    # turns it off and pushes the finished run folder itself.
+    push_to_hub: bool = field(
+        default=False, metadata={"help": "Upload the finished run (adapter or weights, model card, results; never "
+                                         "checkpoints or training_args.bin) to --hub_model_id."})
     baseline_runs: list[str] | None = field(
         default=None, metadata={"help": "Baseline run folders (zero-shot, lead-3) whose test scores the model card "
                                         "quotes for context."}
@@ -98,7 +105,8 @@ class SummarizationTrainingArguments(TrainingArguments):
     auto_bf16: bool = field(
         default=True,
         metadata={"help": "Train in bf16 mixed precision when the GPU supports it and neither --bf16 nor --fp16 "
-                          "is given (GPT-2 overflows in fp16, NOTES 3.9). --auto_bf16 false keeps fp32."},
+                          "is given (fp16's range overflows in GPT-2's activations; bf16 has fp32's range). "
+                          "--auto_bf16 false keeps fp32."},
     )
 
     def __post_init__(self):
@@ -109,10 +117,7 @@ class SummarizationTrainingArguments(TrainingArguments):
             raise BadInputError(f"--generation_batch_size must be at least 1 (got {self.generation_batch_size})")
         if self.generation_max_new_tokens < 1 or self.generation_num_beams < 1:
             raise BadInputError("--generation_max_new_tokens and --generation_num_beams must be at least 1")
-        # Trainer's own Hub integration would upload checkpoints and training_args.bin (which can hold the
-        # token) and needs the network from the start; run_summarization.py pushes the finished run instead.
-        self.push_run_to_hub, self.push_to_hub = self.push_to_hub, False
-        if self.push_run_to_hub and not self.hub_model_id:
+        if self.push_to_hub and not self.hub_model_id:
             raise BadInputError("--push_to_hub needs --hub_model_id (e.g. your-name/gpt2-lora-cnn-dailymail)")
         if self.auto_bf16 and not (self.bf16 or self.fp16) and not self.use_cpu and is_torch_bf16_gpu_available():
             self.bf16 = True

@@ -12,20 +12,11 @@ import logging
 import os
 import shutil
 
-from transformers.trainer import TRAINER_STATE_NAME
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
+from transformers.trainer_utils import rotate_checkpoints
+
+from core.run_folder import CHECKPOINT_PREFIX, STAGING_PREFIX, TRAINER_STATE, staging_folders
 
 logger = logging.getLogger(__name__)
-
-STAGING_PREFIX = "tmp-"
-
-
-def staging_folders(run_dir: str) -> list[str]:
-    """Folders of saves that were cut off (or, while a save runs, the one being written)."""
-    if not os.path.isdir(run_dir):
-        return []
-    return sorted(os.path.join(run_dir, name) for name in os.listdir(run_dir)
-                  if name.startswith(f"{STAGING_PREFIX}{PREFIX_CHECKPOINT_DIR}-") and os.path.isdir(os.path.join(run_dir, name)))
 
 
 def _fsync_tree(folder: str) -> None:
@@ -54,7 +45,7 @@ def save_checkpoint_atomically(trainer, save, model, trial) -> None:
     """`save` is the stock `Trainer._save_checkpoint`; it runs with its output folder pointed at a staging folder."""
     args = trainer.args
     run_dir = trainer._get_output_dir(trial)
-    name = f"{PREFIX_CHECKPOINT_DIR}-{trainer.state.global_step}"
+    name = f"{CHECKPOINT_PREFIX}-{trainer.state.global_step}"
     staging, final = os.path.join(run_dir, STAGING_PREFIX + name), os.path.join(run_dir, name)
     written = os.path.join(staging, name)
     if args.should_save:
@@ -76,7 +67,7 @@ def save_checkpoint_atomically(trainer, save, model, trial) -> None:
 
     if args.should_save:
         # trainer_state.json was written with the staging path as best_model_checkpoint; a resumed run reads it.
-        trainer.state.save_to_json(os.path.join(written, TRAINER_STATE_NAME))
+        trainer.state.save_to_json(os.path.join(written, TRAINER_STATE))
         _fsync_tree(staging)
         if os.path.isdir(final):  # the same step saved before (resumed from an earlier checkpoint): replace it
             os.replace(final, os.path.join(staging, "replaced"))

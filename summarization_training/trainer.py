@@ -1,12 +1,13 @@
 """`Trainer` for summarization with a decoder-only model, whatever the method.
 
-Two things the stock Trainer does not do:
-- save and restore only what the method trains (delegated to the method's row in `peft_methods.METHODS`):
-  a prompt or LoRA checkpoint never holds a copy of the frozen base model;
+What the stock Trainer does not do:
+- save and restore only what the method trains (delegated to the method's row in `peft_methods`): a prompt or
+  LoRA checkpoint never holds a copy of the frozen base model;
+- an exact evaluation loss: each example's summed NLL and token count are gathered, never a mean of batch means;
 - generation-based evaluation for a decoder-only model. `Seq2SeqTrainer(predict_with_generate=True)` would
-  generate from the whole labelled sequence. Here the loss is computed on article + summary as in
-  training (no logits kept), then summaries are generated from the article + separator only,
-  left-padded, and the prompt is stripped before decoding.
+  generate from the whole labelled sequence. Here summaries are generated from the article + separator only,
+  left-padded, and the prompt is stripped before decoding. `evaluate()` returns their ROUGE among its metrics;
+  `predict()` returns the summaries themselves as its `predictions` (a `GeneratedSummaries`).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from torch import nn
 from torch.utils.data import DataLoader
 from transformers import PreTrainedModel, Trainer
 from transformers.trainer import TRAINING_ARGS_NAME
+from transformers.trainer_utils import EvalLoopOutput
 
+from core import BadInputError
 from metrics.scoring import summary_scores
 from peft_methods import Method
-from summarization_data import BadInputError, SummarizationCollator
+from summarization_data import SummarizationCollator
 from summarization_data.tokenization import IGNORE_INDEX
 
 from .checkpointing import save_checkpoint_atomically
@@ -32,7 +35,7 @@ from .generation import decode_until_eos, generate_summary_ids, tokens_before_eo
 
 @dataclass
 class GeneratedSummaries:
-    """What the last generation pass produced, in dataset order (main process: every example once)."""
+    """The summaries of one generation pass, in dataset order (every example once, on every process)."""
 
     ids: list[str] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
@@ -44,8 +47,8 @@ class SummarizationTrainer(Trainer):
     def __init__(self, *args, method: Method, **kwargs):
         super().__init__(*args, **kwargs)
         self.method = method
-        self.last_generation: GeneratedSummaries | None = None
-        # Label smoothing and a custom compute_loss_func take the full logits; they keep the stock path.
+        # Logits at summary positions only, and with them the exact per-example evaluation loss. Label
+        # smoothing and a custom compute_loss_func take the full logits; they keep the stock path.
         self.summary_logits_only = (self.args.summary_logits_only and self.label_smoother is None
                                     and self.compute_loss_func is None)
         if self.summary_logits_only:
@@ -67,9 +70,10 @@ class SummarizationTrainer(Trainer):
         return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                     num_items_in_batch=num_items_in_batch)
 
-    # ---- saving only what trained ----
+    # ---- saving only what trained: Trainer has no public hook for these, so the private ones are overridden ----
 
     def _save(self, output_dir: str | None = None, state_dict=None) -> None:
+        # Trainer would save the whole model (or PEFT's adapter) by its own rules; the method knows what trained.
         output_dir = output_dir or self.args.output_dir
         if not self.args.should_save:
             return
@@ -80,9 +84,11 @@ class SummarizationTrainer(Trainer):
         torch.save(self.args, os.path.join(output_dir, TRAINING_ARGS_NAME))
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        # Resuming: Trainer would look for a full model or a PEFT adapter; a head checkpoint is neither.
         self.method.load(self.accelerator.unwrap_model(model or self.model), resume_from_checkpoint)
 
     def _load_best_model(self) -> None:
+        # load_best_model_at_end: as _load_from_checkpoint.
         self.method.load(self.accelerator.unwrap_model(self.model), self.state.best_model_checkpoint)
 
     def _load_callback_state(self) -> None:
@@ -102,7 +108,7 @@ class SummarizationTrainer(Trainer):
         """Per example, the summed NLL of its summary tokens and their count (instead of logits): the split's
         loss is then exact and token-weighted, and gathering drops the duplicates that pad a last batch across
         processes. Trainer's own loss is a mean of batch means, which a padded duplicate shifts."""
-        if not self.summary_logits_only:
+        if not self.summary_logits_only:  # the stock mean-of-batch-means loss
             return super().prediction_step(model, inputs, True, ignore_keys)
         inputs = self._prepare_inputs(inputs)
         keep, targets = summary_positions(inputs["labels"])
@@ -117,23 +123,25 @@ class SummarizationTrainer(Trainer):
 
     def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
                         metric_key_prefix="eval"):
-        exact = self.summary_logits_only
-        output = super().evaluation_loop(dataloader, description, prediction_loss_only=not exact,
+        """The loss over the whole split and, with --predict_with_generate, ROUGE of generated summaries. The
+        returned `predictions` are those summaries (a `GeneratedSummaries`, or None), not logits."""
+        per_example_nll = self.summary_logits_only  # prediction_step gathers (NLL sum, token count) per example
+        output = super().evaluation_loop(dataloader, description, prediction_loss_only=not per_example_nll,
                                          ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix)
-        if exact and output.predictions is not None:
+        metrics = output.metrics
+        if per_example_nll and output.predictions is not None:
             sums, counts = output.predictions[:, 0], output.predictions[:, 1]
-            output.metrics[f"{metric_key_prefix}_loss"] = float(sums.sum() / counts.sum())
-        output.metrics[f"{metric_key_prefix}_samples"] = len(dataloader.dataset)
+            metrics[f"{metric_key_prefix}_loss"] = float(sums.sum() / counts.sum())
+        metrics[f"{metric_key_prefix}_samples"] = len(dataloader.dataset)
         # During training only a subset is summarised (generation dominates evaluation time), possibly none;
         # prediction on the test split summarises every example.
         limit = self.args.eval_generate_samples if metric_key_prefix == "eval" else None
+        summaries = None
         if self.args.predict_with_generate and limit != 0:
-            self.last_generation = self.generate_summaries(dataloader.dataset, limit)
-            output.metrics.update(summary_scores(
-                self.last_generation.predictions, self.last_generation.references,
-                self.last_generation.lengths, prefix=metric_key_prefix, seed=self.args.seed,
-            ))
-        return output
+            summaries = self.generate_summaries(dataloader.dataset, limit)
+            metrics.update(summary_scores(summaries.predictions, summaries.references, summaries.lengths,
+                                          prefix=metric_key_prefix, seed=self.args.seed))
+        return EvalLoopOutput(predictions=summaries, label_ids=None, metrics=metrics, num_samples=output.num_samples)
 
     def generate_summaries(self, dataset, limit: int | None = None) -> GeneratedSummaries:
         if limit is not None and limit < len(dataset):

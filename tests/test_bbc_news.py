@@ -13,8 +13,8 @@ import random
 
 import pytest
 
+from core.errors import BadInputError
 from summarization_data import bbc_news
-from summarization_data.errors import BadInputError
 from summarization_data.loading import load_summarization_splits
 
 CATEGORIES = ("business", "politics", "tech")

@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 from transformers import TrainerState
 
 import run_summarization
+from core import run_folder
 from summarization_training import SummarizationTrainer
 from summarization_training.checkpointing import save_checkpoint_atomically
 
@@ -86,7 +87,7 @@ def test_a_save_cut_off_leaves_no_checkpoint_and_rotates_nothing(tmp_path):
         save_checkpoint_atomically(trainer, lambda m, t: trainer.stock_save(m, t, fail=True), None, None)
     assert checkpoints(tmp_path) == ["checkpoint-2"] and (tmp_path / "tmp-checkpoint-4").is_dir()
     assert {k: v for k, v in tree_hashes(tmp_path).items() if k.startswith("checkpoint-")} == before
-    assert run_summarization.latest_complete_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-2")
+    assert run_folder.latest_complete_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-2")
     # Later saves clear the leftover and rotate as usual (limit 1: the best, step 2, and the newest).
     for step in (6, 8):
         trainer.state.global_step = step

@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 
 import run_summarization
 from peft_methods import METHODS
+from summarization_training import command_line
 
 from .conftest import cli
 
@@ -59,7 +60,7 @@ def test_run_folder_and_checkpoints_hold_only_what_trained(runs, method):
     assert checkpoints
     for place in [folder, *checkpoints]:
         files = set(os.listdir(place))
-        if method in ("prompt", "lora"):
+        if METHODS[method].peft_type:
             assert {"adapter_config.json", "adapter_model.safetensors"} <= files
             assert "model.safetensors" not in files
         elif method == "head":
@@ -102,7 +103,7 @@ def test_saved_weights_are_the_best_epoch(runs, tiny_model_dir):
 def test_trained_soft_prompt_differs_from_its_init_and_frozen_base_is_untouched(runs, tiny_model_dir):
     from transformers import AutoModelForCausalLM
 
-    from peft_methods import SoftPromptModel
+    from peft_methods.soft_prompt import SoftPromptModel
 
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     model = SoftPromptModel.from_pretrained(base, runs["prompt"])
@@ -119,8 +120,8 @@ def test_yaml_config_file_gives_the_same_arguments_as_the_command_line(tmp_path,
         "output_dir": str(tmp_path / "out"), "lora_r": 4, "lora_target_modules": ["c_attn", "c_proj"],
         "do_train": True, "learning_rate": 1e-3,
     }))
-    from_yaml = run_summarization.parse_arguments([str(config)])
-    from_cli = run_summarization.parse_arguments(
+    from_yaml = command_line.parse_arguments([str(config)])
+    from_cli = command_line.parse_arguments(
         ["--method", "lora", "--model_name_or_path", tiny_model_dir, "--data_dir", news_dir, "--output_dir",
          str(tmp_path / "out"), "--lora_r", "4", "--lora_target_modules", "c_attn", "c_proj", "--do_train",
          "--learning_rate", "1e-3"])
@@ -143,7 +144,7 @@ def read_results(folder):
 @pytest.mark.parametrize("name", ["prompt", "lora", "head", "full", "zero-shot"])
 def test_shipped_configs_reproduce_the_assignment(name, tmp_path, tiny_model_dir, news_dir):
     config = os.path.join(REPO, "configs", f"{name}.yaml")
-    _, data_args, method_args, _, training_args = run_summarization.parse_arguments([config])
+    _, data_args, method_args, _, training_args = command_line.parse_arguments([config])
     trains = name != "zero-shot"
     assert method_args.method == name and data_args.data_dir == "cnn_dailymail"
     assert data_args.max_predict_samples == 3_000 and data_args.max_length == 512
@@ -168,13 +169,13 @@ def test_shipped_configs_reproduce_the_assignment(name, tmp_path, tiny_model_dir
 
 def test_config_file_takes_overrides_and_the_later_value_wins(tmp_path, tiny_model_dir, news_dir):
     config = os.path.join(REPO, "configs", "lora.yaml")
-    _, _, _, lora, training_args = run_summarization.parse_arguments(
+    _, _, _, lora, training_args = command_line.parse_arguments(
         [config, "--lora_r", "8", "--predict_with_generate", "false", "--learning_rate", "1e-3"])
     assert lora.lora_r == 8 and lora.lora_alpha == 32  # overridden, and kept from the file
     assert not training_args.predict_with_generate and training_args.learning_rate == 1e-3
     json_config = tmp_path / "run.json"
     json_config.write_text(json.dumps({"method": "head", "output_dir": "x", "unfreeze_last_n_blocks": 1}))
-    _, _, method_args, head, _ = run_summarization.parse_arguments([str(json_config), "--unfreeze_last_n_blocks", "2"])
+    _, _, method_args, head, _ = command_line.parse_arguments([str(json_config), "--unfreeze_last_n_blocks", "2"])
     assert method_args.method == "head" and head.unfreeze_last_n_blocks == 2
 
 

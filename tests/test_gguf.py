@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
+from core.errors import BadInputError
 from model_loading import gguf as gguf_conversion
-from summarization_data.errors import BadInputError
 
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CHAT_TEMPLATE = (

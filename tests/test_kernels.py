@@ -5,9 +5,9 @@ import torch
 from transformers import GPTNeoConfig, GPTNeoForCausalLM
 from transformers.activations import GELUTanh, NewGELUActivation
 
-import run_summarization
+from model_loading import ModelArguments, load_base_model
+from model_loading.kernels import use_fused_gelu
 from peft_methods.loading import load_trained_model
-from summarization_training.kernels import use_fused_gelu
 
 from .conftest import TINY, make_tiny_gpt2
 
@@ -36,8 +36,8 @@ def test_gpt_neo_is_swapped_too():
 
 
 def test_training_and_inference_loaders_use_it(tiny_model_dir, runs):
-    model_args = run_summarization.ModelArguments(model_name_or_path=tiny_model_dir)
-    model, _ = run_summarization.load_model_and_tokenizer(model_args)
+    model_args = ModelArguments(model_name_or_path=tiny_model_dir)
+    model, _ = load_base_model(model_args.model_name_or_path, model_args)
     assert activations(model) == [GELUTanh] * TINY["n_layer"]
     model, _, _ = load_trained_model(runs["lora"], tiny_model_dir)
     assert activations(model) == [GELUTanh] * TINY["n_layer"]

@@ -7,8 +7,8 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 import run_summarization
-from offline_demo.base_model import corpus_documents, train_tokenizer
-from summarization_data.synthetic_news import write_corpus
+from generated_news.corpus import write_corpus
+from generated_news.tiny_model import corpus_documents, train_tokenizer
 
 
 def results(folder):

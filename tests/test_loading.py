@@ -4,7 +4,8 @@ import csv
 
 import pytest
 
-from summarization_data import BadInputError, load_summarization_splits
+from core import BadInputError
+from summarization_data import load_summarization_splits
 from summarization_data.loading import resolve_data_files
 
 

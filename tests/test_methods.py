@@ -5,22 +5,19 @@ import torch
 from peft import PeftModel
 from transformers import GPT2Config, GPT2LMHeadModel, GPTNeoConfig, GPTNeoForCausalLM
 
-from peft_methods import (
-    METHODS,
-    HeadConfig,
-    LoraMethodConfig,
-    SoftPromptConfig,
-    SoftPromptModel,
-    count_parameters,
-)
-from peft_methods.soft_prompt import init_token_ids
-from summarization_data import BadInputError
+from core import BadInputError
+from peft_methods import METHODS, count_parameters
+from peft_methods.head import HeadConfig
+from peft_methods.ia3 import IA3MethodConfig
+from peft_methods.lora import LoraMethodConfig
+from peft_methods.soft_prompt import SoftPromptConfig, SoftPromptModel, init_token_ids
 
 from .conftest import TINY, make_tiny_gpt2
 
 CONFIGS = {
     "prompt": SoftPromptConfig(),
     "lora": LoraMethodConfig(lora_r=4, lora_alpha=8, lora_dropout=0.0),
+    "ia3": IA3MethodConfig(),
     "head": HeadConfig(unfreeze_last_n_blocks=1),
     "full": None,
 }
@@ -51,6 +48,8 @@ def test_trainable_parameter_count_equals_formula(name, tokenizer):
     expected = {
         "prompt": (6 * D, base_total + 6 * D),
         "lora": (L * 4 * (D + 3 * D), base_total + L * 4 * (D + 3 * D)),
+        # one scale per output of c_attn (q, k, v) and per input of the feed-forward c_proj
+        "ia3": (L * (3 * D + 4 * D), base_total + L * (3 * D + 4 * D)),
         "head": (V * D + BLOCK, base_total + V * D),  # the untied head is a new matrix
         "full": (base_total, base_total),
     }[name]
@@ -62,11 +61,12 @@ def test_parameter_counts_at_gpt2_small_size_match_the_reference_table(tokenizer
     expected = {
         ("prompt", None): 4_608,
         ("lora", 128): (4_718_592, 129_158_400),
+        ("ia3", None): 64_512,
         ("head", 0): 38_597_376,
         ("head", 1): 45_685_248,
     }
     configs = {("prompt", None): SoftPromptConfig(), ("lora", 128): LoraMethodConfig(lora_r=128, lora_alpha=32),
-               ("head", 0): HeadConfig(), ("head", 1): HeadConfig(unfreeze_last_n_blocks=1)}
+               ("ia3", None): IA3MethodConfig(), ("head", 0): HeadConfig(), ("head", 1): HeadConfig(unfreeze_last_n_blocks=1)}
     for key, config in configs.items():
         with torch.device("meta"):
             base = GPT2LMHeadModel(GPT2Config())
@@ -108,6 +108,7 @@ def test_save_writes_only_what_trained_and_load_restores_it(name, tokenizer, tmp
     expected_files = {
         "prompt": {"adapter_config.json", "adapter_model.safetensors"},
         "lora": {"adapter_config.json", "adapter_model.safetensors"},
+        "ia3": {"adapter_config.json", "adapter_model.safetensors"},
         "head": {"trainable_weights.safetensors", "method_config.json"},
         "full": {"model.safetensors", "config.json", "generation_config.json"},
     }[name]

@@ -12,9 +12,9 @@ from huggingface_hub import HfApi, ModelCard
 from peft import LoraConfig, PeftModel, PromptTuningConfig, get_peft_model
 from transformers import GPT2Config, GPT2LMHeadModel
 
+from core.errors import BadInputError
 from model_cards import build_model_card, files_to_upload, push_run_to_hub, write_model_card
 from peft_methods.soft_prompt import SoftPromptConfig, build_soft_prompt_model
-from summarization_data.errors import BadInputError
 
 from .conftest import make_tiny_gpt2
 
@@ -41,7 +41,7 @@ def card_kwargs(method: str = "lora", predict: bool = True, **overrides) -> dict
     return {"results": fake_results(method, predict),
             "hyperparameters": {"learning_rate": 2e-4, "num_train_epochs": 3.0, "max_length": 512, "lora_r": 16},
             "base_model": "gpt2", "dataset_name": "abisee/cnn_dailymail",
-            "method_description": "LoRA: low-rank updates, base model frozen", "separator": SEPARATOR,
+            "separator": SEPARATOR,
             "generation": GENERATION, **overrides}
 
 
@@ -101,7 +101,7 @@ def test_card_without_predict_scores(tmp_path):
 def test_head_card_uses_project_loader():
     text = build_model_card(**card_kwargs("head", repo_id="me/gpt2-head")).text
     assert "from peft_methods.loading import load_trained_model" in text
-    assert "model, tokenizer = load_trained_model(RUN_DIR)[:2]" in text
+    assert "model = load_trained_model(REPO_OR_DIR)[0]" in text and "REPO_OR_DIR = 'me/gpt2-head'" in text
     assert "python summarize.py --run_dir RUN_DIR < article.txt" in text
 
 
@@ -186,6 +186,7 @@ def fake_run(tmp_path, method: str = "lora") -> str:
         "prompt_format.json": "{}", "tokenizer.json": "{}", "tokenizer_config.json": "{}", "vocab.json": "{}",
         "merges.txt": "", "training_args.bin": "PICKLE", "model.safetensors": "BASE", "pytorch_model.bin": "BASE",
         "config.json": "{}", "optimizer.pt": "O", "checkpoint-500/adapter_model.safetensors": "A",
+        "trainable_weights.safetensors": "H", "method_config.json": "{}",
         "checkpoint-500/optimizer.pt": "O", "checkpoint-500/trainer_state.json": "{}",
         "runs/Jan01/events.out.tfevents.1": "E", "runs/Jan01/plot.png": "P",
     }
@@ -221,10 +222,13 @@ def test_push_uploads_only_run_outputs(method, tmp_path, hub_calls):
     run = fake_run(tmp_path, method)
     before = snapshot(run)
     files = files_to_upload(run)
-    assert {"adapter_config.json", "adapter_model.safetensors", "README.md", "all_results.json",
-            "predict_results.json", "generated_predictions.jsonl", "loss_curves.png", "tokenizer.json"} <= set(files)
+    adapter, head = {"adapter_config.json", "adapter_model.safetensors"}, {"trainable_weights.safetensors",
+                                                                          "method_config.json"}
+    own, other = (head, adapter) if method == "head" else (adapter, head)
+    assert own | {"README.md", "all_results.json", "predict_results.json", "generated_predictions.jsonl",
+                  "loss_curves.png", "tokenizer.json", "prompt_format.json"} <= set(files)
     assert not [f for f in files if f in {"model.safetensors", "pytorch_model.bin", "training_args.bin",
-                                          "optimizer.pt", "config.json"} or "/" in f]
+                                          "optimizer.pt", "config.json", *other} or "/" in f]
     url = push_run_to_hub(run, "me/gpt2-lora-cnn", token=TOKEN, private=True)
     assert url == "https://huggingface.co/me/gpt2-lora-cnn"
     (_, repo, create), (_, repo2, upload) = hub_calls

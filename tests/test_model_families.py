@@ -27,15 +27,20 @@ from transformers import (
     Qwen2Config,
 )
 
-from peft_methods import METHODS, HeadConfig, LoraMethodConfig, SoftPromptConfig
+from core import BadInputError
+from model_loading.kernels import use_fused_gelu
+from peft_methods import METHODS
 from peft_methods.full import load_full_weights
+from peft_methods.head import HeadConfig
+from peft_methods.ia3 import IA3MethodConfig
 from peft_methods.loading import load_trained_model
-from summarization_data import BadInputError, PromptFormat, SummarizationCollator
+from peft_methods.lora import LoraMethodConfig
+from peft_methods.soft_prompt import SoftPromptConfig
+from summarization_data import PromptFormat, SummarizationCollator
 from summarization_data.collator import attention_masks, pad_sequences
 from summarization_data.tokenization import tokenize_batch
 from summarization_training import SummarizationTrainer, SummarizationTrainingArguments
 from summarization_training.generation import generate_summary_ids, summary_generation_config
-from summarization_training.kernels import use_fused_gelu
 
 V, EOS = 512, 0  # the tokenizer's vocabulary fits in V; its only special token, EOS, comes first
 LLAMA = dict(vocab_size=V, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -53,6 +58,7 @@ FAMILIES = {
 CONFIGS = {
     "prompt": SoftPromptConfig(num_virtual_tokens=4),
     "lora": LoraMethodConfig(lora_r=4, lora_alpha=8, lora_dropout=0.0),
+    "ia3": IA3MethodConfig(),
     "head": HeadConfig(unfreeze_last_n_blocks=1),
     "full": None,
 }
@@ -68,7 +74,7 @@ LAST_BLOCK = {"gpt2": "transformer.h.1.", "llama-tied": "model.layers.1.", "llam
 
 def trains(family, method, name):
     """Whether parameter `name` is one `method` should train."""
-    return {"prompt": name == "prompt_embeddings", "lora": "lora_" in name, "full": True,
+    return {"prompt": name == "prompt_embeddings", "lora": "lora_" in name, "ia3": "ia3_l" in name, "full": True,
             "head": name == "lm_head.weight" or name.startswith(LAST_BLOCK[family])}[method]
 
 
@@ -110,7 +116,7 @@ def base_dirs(tmp_path_factory, tokenizer):
 
 def load_base(folder):
     model = AutoModelForCausalLM.from_pretrained(folder)
-    use_fused_gelu(model)  # as run_summarization.load_model_and_tokenizer does
+    use_fused_gelu(model)  # as model_loading.load_base_model does
     return model
 
 
@@ -131,7 +137,7 @@ def loss_batch(tokenizer):
 def prompts(tokenizer):
     """Prompts of three different lengths, left-padded as generation batches are."""
     ids = [tokenizer(article + "\nTL;DR:")["input_ids"] for article in ARTICLES]
-    return pad_sequences(ids, EOS, "left", None), attention_masks(ids, "left", None)
+    return pad_sequences(ids, EOS, "left"), attention_masks(ids, "left")
 
 
 def logits(model, batch):
@@ -153,7 +159,7 @@ def make_adapter_matter(model):
     gradient on the first step), and a soft prompt initialised from token embeddings is close to plain text."""
     with torch.no_grad():
         for name, parameter in model.named_parameters():
-            if "lora_B" in name or "prompt_embeddings" in name:
+            if "lora_B" in name or "prompt_embeddings" in name or "ia3_l" in name:
                 parameter.normal_(std=0.5)
     return model
 
@@ -187,13 +193,13 @@ def test_training_changes_exactly_the_trainable_weights_and_the_run_reloads_iden
     trainer.save_model(run_dir)
     expected_logits, expected_summaries = logits(model, batch), summaries(model, input_ids, attention_mask)
     reloaded, _, detected = load_trained_model(run_dir)
-    assert detected == method
+    assert detected is METHODS[method]
     fresh = build(method, base_dirs[family], tokenizer)  # the resume path: the method's load into a new build
     METHODS[method].load(fresh, run_dir)
     for other in (reloaded, fresh):
         torch.testing.assert_close(logits(other, batch), expected_logits)
     assert torch.equal(summaries(reloaded, input_ids, attention_mask), expected_summaries)
-    if method in ("prompt", "lora"):  # the adapter is PEFT's format: plain PEFT loads it
+    if METHODS[method].peft_type:  # the adapter is PEFT's format: plain PEFT loads it
         peft_model = PeftModel.from_pretrained(load_base(base_dirs[family]), run_dir)
         torch.testing.assert_close(logits(peft_model, batch), expected_logits)
     if method == "head":  # the input embeddings never trained, and the reloaded head is still its own matrix
@@ -301,7 +307,7 @@ def test_full_weights_load_from_a_sharded_folder(family, base_dirs, tokenizer, t
     batch = loss_batch(tokenizer)
     torch.testing.assert_close(logits(fresh, batch), logits(model, batch))
     reloaded, _, method = load_trained_model(str(tmp_path / "run"))
-    assert method == "full"
+    assert method.name == "full"
     torch.testing.assert_close(logits(reloaded, batch), logits(model, batch))
     with pytest.raises(BadInputError, match="weights do not match this model"):
         load_full_weights(build("full", base_dirs["llama-untied" if family == "llama-tied" else "gpt2"], tokenizer),

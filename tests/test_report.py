@@ -12,6 +12,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
+from peft_methods import METHODS
 from reporting import plots
 from reporting.plots import plot_frontier, plot_loss_curves
 from reporting.report import build_report, main
@@ -295,7 +296,7 @@ def test_report_on_real_runs_matches_their_results(runs, tmp_path):
     """The same check on run folders written by run_summarization.py itself (shared session fixture)."""
     path = build_report(list(runs.values()), str(tmp_path / "report"))
     _, rows = parse_table(open(path, encoding="utf-8").read())
-    assert list(rows) == ["prompt", "lora", "head", "full"]
+    assert list(rows) == list(METHODS)  # the registry's order
     for method, folder in runs.items():
         results = json.load(open(os.path.join(folder, "all_results.json")))
         row = rows[method]

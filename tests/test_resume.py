@@ -8,10 +8,11 @@ import torch
 from safetensors.torch import load_file
 
 import run_summarization
+from core import run_folder
 from peft_methods import METHODS
 
-WEIGHTS = {"prompt": "adapter_model.safetensors", "lora": "adapter_model.safetensors",
-           "head": "trainable_weights.safetensors", "full": "model.safetensors"}
+# The file holding what trained: the first weights file the method's row says it saves.
+WEIGHTS = {name: next(f for f in row.saved_files if f.endswith(".safetensors")) for name, row in METHODS.items()}
 
 
 def args(model_dir, data_dir, out, method, *extra):
@@ -55,7 +56,7 @@ def test_resume_true_skips_a_checkpoint_cut_off_mid_save(tmp_path, caplog):
         if complete:
             (folder / "trainer_state.json").write_text("{}")
     with caplog.at_level("WARNING"):
-        assert run_summarization.latest_complete_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-4")
+        assert run_folder.latest_complete_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-4")
     assert "checkpoint-6 is incomplete" in caplog.text
 
 

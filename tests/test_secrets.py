@@ -6,9 +6,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import torch
+import transformers
 from huggingface_hub import HfApi
 
 import run_summarization
+from model_loading import load_base_model
+from summarization_training import command_line
 
 from .conftest import cli
 
@@ -43,15 +46,14 @@ def test_remote_code_runs_only_when_asked(tiny_model_dir, news_dir, tmp_path, mo
 
     def from_pretrained(name, **kwargs):
         seen.append(kwargs["trust_remote_code"])
-        return SimpleNamespace(pad_token_id=0, modules=lambda: [])
+        return SimpleNamespace(pad_token_id=0, eos_token_id=0, modules=lambda: [])
 
-    monkeypatch.setattr(run_summarization.AutoTokenizer, "from_pretrained", from_pretrained)
-    monkeypatch.setattr(run_summarization.AutoModelForCausalLM, "from_pretrained", from_pretrained)
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", from_pretrained)
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", from_pretrained)
     argv = cli(tiny_model_dir, news_dir, str(tmp_path / "out"), "lora")
-    model_args = run_summarization.parse_arguments(argv)[0]
-    run_summarization.load_model_and_tokenizer(model_args)
-    model_args = run_summarization.parse_arguments([*argv, "--trust_remote_code", "true"])[0]
-    run_summarization.load_model_and_tokenizer(model_args)
+    for extra in ([], ["--trust_remote_code", "true"]):
+        model_args = command_line.parse_arguments([*argv, *extra])[0]
+        load_base_model(model_args.model_name_or_path, model_args, model_args.tokenizer_name)
     assert seen == [False, False, True, True]
 
 

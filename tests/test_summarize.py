@@ -9,6 +9,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 import summarize
 from peft_methods import METHODS
+from summarization_training import command_line
 
 
 def first_prediction(run_dir):
@@ -105,13 +106,12 @@ def test_overrides_build_the_pipelines_generation_config(runs, tiny_model_dir, n
                                                          monkeypatch):
     """A greedy run summarized with --num_beams 4 generates with the config of a run made with
     --generation_num_beams 4: early_stopping follows the beam width instead of keeping the greedy run's False."""
-    import run_summarization
 
     from .conftest import cli
 
     argv = cli(tiny_model_dir, news_dir, str(tmp_path / "beam-run"), "lora",
                "--generation_num_beams", "4", "--generation_max_new_tokens", "8")
-    expected = run_summarization.parse_arguments(argv)[-1].generation_config(tokenizer)
+    expected = command_line.parse_arguments(argv)[-1].generation_config(tokenizer)
     path = tmp_path / "article.txt"
     path.write_text(article(news_dir, first_prediction(runs["lora"])["id"]))
     calls = record_generation(monkeypatch)

@@ -95,7 +95,7 @@ def test_label_smoothing_keeps_the_full_logits_path(tokenizer, tmp_path):
 def test_a_model_without_logits_to_keep_is_refused_up_front(tokenizer, tmp_path):
     from transformers import GPT2LMHeadModel
 
-    from summarization_data import BadInputError
+    from core import BadInputError
 
     class OldCausalLM(GPT2LMHeadModel):
         def forward(self, input_ids=None, attention_mask=None, labels=None):

@@ -1,9 +1,10 @@
-"""Label masking, truncation and padding, checked token by token (NOTES 3.3)."""
+"""Label masking, truncation and padding, checked token by token."""
 
 import pytest
 from datasets import Dataset, DatasetDict
 
-from summarization_data import BadInputError, PromptFormat, SummarizationCollator, tokenize_splits
+from core import BadInputError
+from summarization_data import PromptFormat, SummarizationCollator, tokenize_splits
 from summarization_data.tokenization import IGNORE_INDEX, tokenize_batch
 
 

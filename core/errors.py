@@ -1,7 +1,7 @@
 """The one exception type for problems the user can fix (bad files, flags, paths).
 
-`run_summarization.main` turns it into a single line on stderr and exit code 2; anything else
-is a bug and keeps its traceback.
+`run_cli` (every command's `main`) turns it into a single line on stderr and exit code 2; anything else is
+a bug and keeps its traceback.
 """
 
 

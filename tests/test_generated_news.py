@@ -5,7 +5,7 @@ import re
 import pandas as pd
 import pytest
 
-from summarization_data import synthetic_news as sn
+from generated_news import corpus as sn
 
 SPLITS = ("train", "validation", "test")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")

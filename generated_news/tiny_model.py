@@ -92,7 +92,7 @@ def pretrain_base_model(corpus_dir: str, output_dir: str, spec: BaseModelSpec = 
     model = GPT2LMHeadModel(GPT2Config(
         vocab_size=len(tokenizer), n_positions=spec.n_positions, n_embd=spec.n_embd, n_layer=spec.n_layer,
         n_head=spec.n_head, bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
-        activation_function="gelu_pytorch_tanh",  # GPT-2's GELU as one fused kernel (summarization_training/kernels.py)
+        activation_function="gelu_pytorch_tanh",  # GPT-2's GELU as one fused kernel (model_loading/kernels.py)
     ))
     args = TrainingArguments(
         output_dir=os.path.join(output_dir, "pretraining"), num_train_epochs=spec.epochs,

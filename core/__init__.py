@@ -1,0 +1,9 @@
+"""The bottom of the house: what every layer uses and nothing in the project is imported from here.
+
+`errors`: the one exception for problems the user can fix, and the command-line wrapper that turns it into one
+line. `run_folder`: the names of the files in a run folder and the questions asked about one.
+"""
+
+from .errors import BadInputError, run_cli
+
+__all__ = ["BadInputError", "run_cli"]

@@ -1,0 +1,134 @@
+"""The command line of a run: one argument dataclass per concern, a config file, and what a bare command does.
+
+    run_summarization.py configs/lora.yaml --lora_r 8      # the file's values are defaults; flags win
+    run_summarization.py --method lora ...                 # without a file: configs/lora.yaml is the config
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+
+import yaml
+from transformers import HfArgumentParser
+from transformers.trainer_utils import IntervalStrategy, SaveStrategy
+
+from core import BadInputError
+from model_loading import ModelArguments
+from peft_methods import METHOD_CONFIG_CLASSES, RUNNABLE
+from summarization_data.arguments import DataArguments
+
+from .arguments import SummarizationTrainingArguments
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+
+
+@dataclass
+class MethodArguments:
+    method: str = field(
+        metadata={
+            "help": "What trains: " + "; ".join(f"{name}: {m.description}" for name, m in RUNNABLE.items()),
+            "choices": list(RUNNABLE),
+        }
+    )
+
+
+CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def read_config(path: str) -> dict:
+    if not os.path.isfile(path):
+        raise BadInputError(f"config file {path} does not exist")
+    with open(path, encoding="utf-8") as handle:
+        try:
+            config = json.load(handle) if path.endswith(".json") else yaml.safe_load(handle)
+        except (ValueError, yaml.YAMLError) as error:
+            raise BadInputError(f"config file {path} is not valid {'JSON' if path.endswith('.json') else 'YAML'}: "
+                                f"{str(error).splitlines()[0]}") from error
+    if not isinstance(config, dict):
+        raise BadInputError(f"config file {path} must hold a mapping of argument names to values")
+    return config
+
+
+def use_config_as_defaults(parser: HfArgumentParser, config: dict, path: str) -> None:
+    """The file's values become the parser's defaults, so flags given after it win (`script config.yaml --flag v`,
+    as in LLaMA-Factory and torchtune). Typed YAML values are kept; strings go through the flag's type."""
+    unknown = set(config)
+    for action in parser._actions:
+        if action.dest in config:
+            action.default, action.required = config[action.dest], False
+            unknown.discard(action.dest)
+    if unknown:
+        raise BadInputError(f"config file {path}: unknown argument(s) {', '.join(sorted(unknown))}; "
+                            "see run_summarization.py --help")
+
+
+def method_config_file(argv: list[str]) -> str | None:
+    """configs/<method>.yaml: the assignment's setting of the method named by --method, the defaults of its runs."""
+    peek = argparse.ArgumentParser(add_help=False)
+    peek.add_argument("--method")
+    method = peek.parse_known_args(argv)[0].method
+    return config_path(method) if method and os.path.isfile(config_path(method)) else None
+
+
+def config_path(method: str) -> str:
+    return os.path.join(CONFIG_DIR, f"{method}.yaml")
+
+
+def parse_arguments(argv: list[str] | None):
+    """`[config.yaml] [--flag value ...]`: without a config file, configs/<method>.yaml is the config; flags win."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = HfArgumentParser(
+        (ModelArguments, DataArguments, MethodArguments, *METHOD_CONFIG_CLASSES, SummarizationTrainingArguments)
+    )
+    for action in parser._actions:
+        # HfArgumentParser makes a `bool | None` flag take a value; `--do_train` alone must still mean true.
+        if action.dest in ("do_train", "do_eval", "do_predict"):
+            action.nargs, action.const = "?", True
+    config_path = argv.pop(0) if argv and argv[0].endswith(CONFIG_SUFFIXES) else method_config_file(argv)
+    if config_path is not None:
+        use_config_as_defaults(parser, read_config(config_path), config_path)
+    try:
+        parsed = parser.parse_args_into_dataclasses(args=argv)
+    except ValueError as error:  # transformers' own checks of incompatible settings
+        raise BadInputError(" ".join(str(error).split())) from error
+    model_args, data_args, method_args, *method_configs, training_args = parsed
+    if method_args.method not in RUNNABLE:  # a config file's value skips argparse's choices check
+        raise BadInputError(f"method '{method_args.method}' (from {config_path}) is not one of: {', '.join(RUNNABLE)}")
+    method = RUNNABLE[method_args.method]
+    method_config = next((c for c in method_configs if type(c) is method.config_class), None)
+    if training_args.output_dir is None:
+        raise BadInputError("--output_dir is required: the run folder for weights, results and the model card")
+    choose_actions(training_args, trains=method.trains)
+    check_actions(method, training_args)
+    return model_args, data_args, method_args, method_config, training_args
+
+
+def choose_actions(training_args, trains: bool) -> None:
+    """No --do_* flag: the whole story (train, evaluate, predict; a baseline only predicts). Otherwise what is
+    given; evaluation stays on when training evaluates (transformers' own rule)."""
+    args = training_args
+    if args.do_train is None and args.do_eval is None and args.do_predict is None:
+        args.do_train, args.do_eval, args.do_predict = trains, trains, True
+    args.do_train, args.do_predict = bool(args.do_train), bool(args.do_predict)
+    if args.do_eval is None:
+        args.do_eval = args.do_train and args.eval_strategy != "no"
+    if not args.do_train:  # evaluations during training, and what depends on them, do not apply
+        args.eval_strategy, args.save_strategy = IntervalStrategy.NO, SaveStrategy.NO
+        args.load_best_model_at_end, args.early_stopping_patience = False, None
+
+
+def check_actions(method, training_args) -> None:
+    args = training_args
+    if not method.trains and args.do_train:
+        raise BadInputError(f"--method {method.name} is a baseline that does not train; drop --do_train")
+    if method.trains and not args.do_train:
+        raise BadInputError(
+            f"--method {method.name} without --do_train would evaluate an untrained {method.name} model; add "
+            "--do_train, use --method zero-shot for the base model, or summarize.py --run_dir for a finished run"
+        )
+    if not (args.do_train or args.do_eval or args.do_predict):
+        raise BadInputError("nothing to do: pass --do_train, --do_eval and/or --do_predict")
