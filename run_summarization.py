@@ -21,6 +21,7 @@ import transformers
 from transformers import EarlyStoppingCallback, set_seed
 
 from core import BadInputError, run_cli, run_folder
+from core.provenance import data_fingerprint, environment, model_fingerprint
 from model_cards import push_run_to_hub, write_model_card
 from model_loading import base_model_provenance, load_base_model
 from peft_methods import RUNNABLE, count_parameters
@@ -30,6 +31,8 @@ from summarization_data.loading import resolve_data_files
 from summarization_data.tokenization import chat_prompt_format, save_prompt_format
 from summarization_training import SummarizationTrainer
 from summarization_training.command_line import parse_arguments
+from summarization_training.forgetting import ARTICLES as FORGETTING_ARTICLES
+from summarization_training.forgetting import general_text_loss
 from trainer_callbacks import (
     PeakMemoryCallback,
     PreemptionCallback,
@@ -72,9 +75,12 @@ def run(argv: list[str] | None = None) -> dict:
             cache_dir=model_args.cache_dir,
         )
 
-    # Model: base model -> the method's trainable model.
+    # Model: base model -> the method's trainable model; what the base model scores on general text first.
     base_model, tokenizer = load_base_model(model_args.model_name_or_path, model_args, model_args.tokenizer_name)
     check_context_window(base_model, data_args)
+    provenance = run_provenance(argv, raw, data_args, base_model)
+    held_out = held_out_text(raw, data_args)
+    base_text_loss = general_text_loss(base_model, tokenizer, held_out) if held_out else None
     model = method.build(base_model, method_config, tokenizer)
     trainable, total = count_parameters(model)
     logger.info("method %s: %s trainable of %s parameters (%.4f%%)", method.name, f"{trainable:,}",
@@ -105,15 +111,21 @@ def run(argv: list[str] | None = None) -> dict:
     )
     insert_before_reporters(trainer, [ThroughputCallback(), PeakMemoryCallback()])
 
-    provenance = base_model_provenance(model_args.model_name_or_path)
+    origin = base_model_provenance(model_args.model_name_or_path)
     results = {
         "method": method.name,
-        "base_model": provenance.get("base_model") or model_args.model_name_or_path,
+        "base_model": origin.get("base_model") or model_args.model_name_or_path,
         "base_model_name_or_path": model_args.model_name_or_path,  # what summarize.py loads the run on
         "trainable_params": trainable,
         "total_params": total,
         "trainable_percent": 100 * trainable / total,
+        "learning_rate": training_args.learning_rate if method.trains else None,
+        "seed": training_args.seed,
+        **{f"{split}_data_fingerprint": digest for split, digest in provenance["data"].items()},
+        "base_model_fingerprint": provenance["base_model"]["weights_sha256"],
     }
+    if trainer.is_world_process_zero():
+        run_folder.write_json(training_args.output_dir, run_folder.PROVENANCE, provenance)
     trainer.save_metrics("run", results, combined=False)  # run_results.json: which method made this folder
     try:  # the preemption callback handles SIGTERM/SIGINT from the start of training until the run ends
         if finished_training:
@@ -135,6 +147,9 @@ def run(argv: list[str] | None = None) -> dict:
                 report_metrics(trainer, "train", metrics, results)
         else:
             trainer.save_model()  # a baseline's run folder records what it is, for summarize.py and reports
+        if base_text_loss is not None:
+            results.update(forgetting_metrics(trainer.model if method.trains else None, tokenizer, held_out,
+                                              base_text_loss))
         # A signal during evaluation or prediction stops the run at once, unfinished, with a line saying how to
         # finish it (there is nothing to checkpoint; without a handler it would die silently).
         preemption.install(training_args)
@@ -155,16 +170,16 @@ def run(argv: list[str] | None = None) -> dict:
             generation_config.save_pretrained(training_args.output_dir)
             trainer.save_metrics("all", results, combined=False)
             publish_run(training_args, data_args, method_config, results, prompt_format, generation_config,
-                        baselines, provenance.get("conversion"), repo_id=training_args.hub_model_id if push else None,
-                        hub_token=hub_token)
+                        baselines, origin.get("conversion"), provenance,
+                        repo_id=training_args.hub_model_id if push else None, hub_token=hub_token)
     finally:
         preemption.close()
     return results
 
 
 def publish_run(training_args, data_args, method_config, results: dict, prompt_format: PromptFormat,
-                generation_config, baselines: dict, base_model_note: str | None, repo_id: str | None,
-                hub_token: str | None) -> None:
+                generation_config, baselines: dict, base_model_note: str | None, provenance: dict,
+                repo_id: str | None, hub_token: str | None) -> None:
     """The model card (README.md) and, with --push_to_hub, the upload of the finished run folder."""
     hyperparameters = {
         "learning_rate": training_args.learning_rate,
@@ -180,7 +195,8 @@ def publish_run(training_args, data_args, method_config, results: dict, prompt_f
                      base_model=results["base_model"], base_model_note=base_model_note,
                      dataset_name=data_args.dataset_name, separator=prompt_format.separator,
                      prefix=prompt_format.prefix, num_virtual_tokens=prompt_format.num_virtual_tokens,
-                     generation=generation_config.to_diff_dict(), baselines=baselines, repo_id=repo_id)
+                     generation=generation_config.to_diff_dict(), baselines=baselines, repo_id=repo_id,
+                     provenance=provenance)
     logger.info("run folder: %s", os.path.abspath(training_args.output_dir))
     if repo_id is not None:
         url = push_run_to_hub(training_args.output_dir, repo_id, token=hub_token,
@@ -189,6 +205,27 @@ def publish_run(training_args, data_args, method_config, results: dict, prompt_f
 
 
 # ---------------------------------------------------------------- checks and helpers of the story
+
+
+def run_provenance(argv, raw, data_args, base_model) -> dict:
+    """The command, software, machine, and fingerprints of the sampled data and of the base model."""
+    columns = ("id", data_args.text_column, data_args.summary_column)
+    return {**environment("run_summarization.py", sys.argv[1:] if argv is None else argv),
+            "data": {split: data_fingerprint(raw[split].to_dict(), columns) for split in raw},
+            "base_model": model_fingerprint(base_model)}
+
+
+def held_out_text(raw, data_args) -> list[str]:
+    """General text no method trained on: the test articles' own text (else the validation articles')."""
+    split = "test" if "test" in raw else "validation" if "validation" in raw else None
+    return list(raw[split][data_args.text_column][:FORGETTING_ARTICLES]) if split else []
+
+
+def forgetting_metrics(trained_model, tokenizer, texts, base_loss: float) -> dict:
+    """The trained model's loss on general text next to the base model's (a run that does not train is the base
+    model: nothing forgotten)."""
+    loss = base_loss if trained_model is None else general_text_loss(trained_model, tokenizer, texts)
+    return {"general_text_loss": loss, "base_general_text_loss": base_loss, "forgetting": loss - base_loss}
 
 
 def set_up_logging(training_args) -> None:

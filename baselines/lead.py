@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 
 from transformers import AutoTokenizer, HfArgumentParser
 
 from core import BadInputError, run_cli, run_folder
+from core.provenance import data_fingerprint, environment
 from metrics import split_sentences
 from metrics.scoring import summary_scores
 from summarization_data import load_summarization_splits
@@ -66,8 +68,11 @@ def run(argv: list[str] | None = None) -> dict:
         tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name)
         summaries.lengths = [len(ids) for ids in tokenizer([" " + p for p in summaries.predictions])["input_ids"]]
     method = f"lead-{args.num_sentences}"
+    provenance = {**environment("python -m baselines.lead", sys.argv[1:] if argv is None else argv),
+                  "data": {"test": data_fingerprint(test.to_dict(), ("id", data_args.text_column,
+                                                                       data_args.summary_column))}}
     results = {"method": method, "trainable_params": 0, "total_params": 0, "trainable_percent": 0.0,
-               "predict_loss": None}
+               "predict_loss": None, "test_data_fingerprint": provenance["data"]["test"]}
     results.update(summary_scores(summaries.predictions, summaries.references, summaries.lengths or None,
                                   prefix="predict"))
     runtime = time.perf_counter() - start
@@ -76,6 +81,7 @@ def run(argv: list[str] | None = None) -> dict:
                     "predict_peak_accelerator_memory_mb": None, "predict_peak_host_memory_mb": host.peak_mb()})
     os.makedirs(args.output_dir, exist_ok=True)
     run_folder.write_predictions(args.output_dir, summaries.ids, summaries.references, summaries.predictions)
+    run_folder.write_json(args.output_dir, run_folder.PROVENANCE, provenance)
     run_folder.write_json(args.output_dir, run_folder.RESULTS, results)
     logger.info("%s on %d articles: ROUGE-1 %.4f, ROUGE-Lsum %.4f -> %s", method, len(test),
                 results["predict_rouge1"], results["predict_rougeLsum"], args.output_dir)

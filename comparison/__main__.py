@@ -189,30 +189,83 @@ def learning_rate_flags(plan: Plan, method: str) -> list[str]:
     return ["--learning_rate", str(METHODS[method].learning_rate)]
 
 
-def run_plan(plan: Plan, runs: str, methods: list[str], seed: str) -> list[str]:
+def run_plan(plan: Plan, output_dir: str, args) -> tuple[list[str], dict]:
+    """Baselines, then per method: the learning-rate sweep (if any) on the validation split, then one test run
+    per seed at the chosen rate. Returns (every row's run folder, the sweep's results): the report takes exactly
+    these, never a folder an earlier comparison left in the same place."""
+    runs = os.path.join(output_dir, "runs")
     common = ["--model_name_or_path", plan.model, "--data_dir", plan.data_dir, "--overwrite_output_dir",
-              "--seed", seed, "--data_seed", seed, "--disable_tqdm", "true", *plan.common]
+              "--data_seed", args.seed, "--disable_tqdm", "true", *plan.common]
     baseline_dirs = []
     for sentences in plan.lead_sentences:
         run_dir = os.path.join(runs, f"lead-{sentences}")
         attempt(f"lead-{sentences}", run_dir, [
             "-m", "baselines.lead", "--data_dir", plan.data_dir, "--output_dir", run_dir, "--num_sentences",
-            str(sentences), "--data_seed", seed, "--tokenizer_name", plan.model, "--overwrite_output_dir",
+            str(sentences), "--data_seed", args.seed, "--tokenizer_name", plan.model, "--overwrite_output_dir",
             *value_of(plan.common, "--max_predict_samples")])
         baseline_dirs.append(run_dir)
     for name, extra in plan.zero_shots.items():
         run_dir = os.path.join(runs, name)
         attempt(name, run_dir, [RUN_SUMMARIZATION, "--method", "zero-shot", "--output_dir", run_dir, "--do_predict",
-                                *common, *extra], expected=plan.expected_minutes.get(name))
+                                "--seed", args.seed, *common, *extra], expected=plan.expected_minutes.get(name))
         baseline_dirs.append(run_dir)
+    run_dirs = list(baseline_dirs)
     # A failed baseline is a failed row of the report, not a reason for every method to fail too.
     baseline_dirs = [d for d in baseline_dirs if run_folder.is_finished(d)]
-    for method in methods:
-        run_dir = os.path.join(runs, method)
-        attempt(method, run_dir, [RUN_SUMMARIZATION, "--method", method, "--output_dir", run_dir, *common,
-                                  *plan.method_args.get(method, []), *learning_rate_flags(plan, method),
-                                  "--baseline_runs", *baseline_dirs], expected=plan.expected_minutes.get(method))
-    return baseline_dirs
+    sweep = {}
+    for method in args.methods:
+        flags = [*common, *plan.method_args.get(method, [])]
+        grid = args.learning_rates.get(method) or (list(METHODS[method].learning_rates) if args.sweep else None)
+        rate = learning_rate_flags(plan, method)
+        if grid:
+            sweep[method] = sweep_learning_rates(method, grid, flags, os.path.join(output_dir, "sweep"), args)
+            rate = ["--learning_rate", str(sweep[method]["chosen"])] if sweep[method]["chosen"] else rate
+        for k in range(args.seeds):
+            seed = str(int(args.seed) + k)
+            run_dir = os.path.join(runs, method if args.seeds == 1 else f"{method}-seed{seed}")
+            run_dirs.append(run_dir)
+            attempt(f"{method} (seed {seed})", run_dir, [
+                RUN_SUMMARIZATION, "--method", method, "--output_dir", run_dir, "--seed", seed, *flags, *rate,
+                "--baseline_runs", *baseline_dirs], expected=plan.expected_minutes.get(method))
+    return run_dirs, sweep
+
+
+def sweep_learning_rates(method: str, grid: list[float], flags: list[str], sweep_dir: str, args) -> dict:
+    """Train once per rate (the first seed), evaluate on the validation split, keep the best rate: lowest
+    validation loss, or highest validation ROUGE-Lsum with --select_by rouge (summaries of the validation
+    articles are generated for it)."""
+    key = "eval_rougeLsum" if args.select_by == "rouge" else "eval_loss"
+    scoring = ["--eval_generate_samples", str(args.eval_samples)] if args.select_by == "rouge" else []
+    results = {}
+    for rate in grid:
+        run_dir = os.path.join(sweep_dir, f"{method}-lr{rate:g}")
+        attempt(f"{method} at learning rate {rate:g}", run_dir, [
+            RUN_SUMMARIZATION, "--method", method, "--output_dir", run_dir, "--seed", args.seed, *flags,
+            "--learning_rate", str(rate), "--do_train", "--do_eval", *scoring])
+        if run_folder.is_finished(run_dir):
+            scores = run_folder.read_results(run_dir)
+            results[f"{rate:g}"] = {name: scores.get(name) for name in ("eval_loss", "eval_rougeLsum")}
+    scored = {rate: values[key] for rate, values in results.items() if values.get(key) is not None}
+    best = (min if key == "eval_loss" else max)(scored, key=scored.get) if scored else None
+    log(f"[demo] {method}: learning rate {best} chosen by {key} from {scored}" if best else
+        f"[demo] {method}: no sweep run finished; the row's learning rate is used")
+    return {"select_by": key, "chosen": float(best) if best else None, "results": results}
+
+
+def parse_learning_rates(items: list[str] | None, parser) -> dict[str, list[float]]:
+    """`lora=1e-4,1e-3 prompt=0.03,0.3` -> {"lora": [1e-4, 1e-3], ...}."""
+    grids = {}
+    for item in items or []:
+        method, _, rates = item.partition("=")
+        if method not in METHODS or not rates:
+            parser.error(f"--learning_rates {item}: expected METHOD=RATE[,RATE...] with METHOD one of {', '.join(METHODS)}")
+        try:
+            grids[method] = [float(rate) for rate in rates.split(",")]
+        except ValueError:
+            parser.error(f"--learning_rates {item}: {rates} is not a comma-separated list of numbers")
+        if any(rate <= 0 for rate in grids[method]):
+            parser.error(f"--learning_rates {item}: learning rates must be positive")
+    return grids
 
 
 def value_of(flags: list[str], name: str) -> list[str]:
@@ -226,7 +279,19 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--model_name_or_path", help="Your base model (with --data_dir).")
     parser.add_argument("--output_dir", default="demo_output", help="Where data, base model, runs and report go.")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS), help="Methods.")
-    parser.add_argument("--seed", default="0", help="Training seed and data-sampling seed.")
+    parser.add_argument("--seed", default="0", help="Data-sampling seed, and the training seed of the first run.")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="Test runs per method, with training seeds --seed, --seed+1, ... on the same data "
+                             "sample; the report shows their mean and spread and tests on all of them.")
+    parser.add_argument("--learning_rates", nargs="+", metavar="METHOD=RATE,RATE",
+                        help="A learning-rate grid per method (e.g. lora=1e-4,1e-3 prompt=0.03,0.3): each rate "
+                             "trains once, the best on the validation split is used for the test runs.")
+    parser.add_argument("--sweep", action="store_true",
+                        help="Sweep every method over its own default grid (peft_methods: prompt 0.03-0.3, "
+                             "LoRA 3e-4-3e-3, ...), except those given --learning_rates.")
+    parser.add_argument("--select_by", choices=["loss", "rouge"], default="loss",
+                        help="How the sweep picks a rate: validation loss, or validation ROUGE-Lsum (generates "
+                             "the validation summaries for each rate).")
     sizes = parser.add_argument_group("sizes (defaults per preset; the bbc preset on a GPU uses the whole training "
                                       "split, 200 test articles and 3 epochs)")
     sizes.add_argument("--train_samples", type=int, help="Training articles per method (bbc: 200, synthetic: 600).")
@@ -237,6 +302,9 @@ def main(argv: list[str] | None = None) -> str:
     sizes.add_argument("--max_new_tokens", type=int, help="Longest generated summary (bbc: 40, synthetic: 96).")
     sizes.add_argument("--corpus_articles", type=int, default=1500, help="synthetic: generated training articles.")
     args = parser.parse_args(argv)
+    args.learning_rates = parse_learning_rates(args.learning_rates, parser)
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1 (got {args.seeds})")
     for name, value in PRESET_SIZES["synthetic" if args.preset == "synthetic" else "bbc"].items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -245,9 +313,10 @@ def main(argv: list[str] | None = None) -> str:
     datasets.disable_progress_bars()
     started = time.perf_counter()
     plan = user_plan(args) if args.data_dir else (bbc_plan if args.preset == "bbc" else synthetic_plan)(args)
-    runs = os.path.join(args.output_dir, "runs")
-    run_plan(plan, runs, args.methods, args.seed)
-    report = build_report([runs], os.path.join(args.output_dir, "report"), title=plan.title)
+    run_dirs, sweep = run_plan(plan, args.output_dir, args)
+    if sweep:
+        run_folder.write_json(os.path.join(args.output_dir, "sweep"), "sweep.json", sweep)
+    report = build_report(run_dirs, os.path.join(args.output_dir, "report"), title=plan.title, sweep=sweep)
     log(f"[demo] finished in {(time.perf_counter() - started) / 60:.1f} min. Report: {os.path.abspath(report)}")
     return report
 

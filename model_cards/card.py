@@ -89,7 +89,8 @@ def usage_snippet(method: Method, base_model: str, separator: str, generation: d
 def build_model_card(results: dict, hyperparameters: dict, base_model: str, dataset_name: str,
                      separator: str = "\nTL;DR:", generation: dict | None = None, baselines: dict | None = None,
                      repo_id: str | None = None, license: str | None = None, prefix: str = "",
-                     base_model_note: str | None = None, num_virtual_tokens: int = 0) -> ModelCard:
+                     base_model_note: str | None = None, num_virtual_tokens: int = 0,
+                     provenance: dict | None = None) -> ModelCard:
     """`base_model`: a Hub id for the metadata; a local folder (no id known) is named in the text only, since
     the Hub links `base_model` to a repository. `base_model_note`: how the weights were obtained (e.g. dequantized)."""
     method = method_row(results["method"])
@@ -137,7 +138,25 @@ def build_model_card(results: dict, hyperparameters: dict, base_model: str, data
     sections.append("## Usage\n\n" + usage_snippet(method, base_model, separator, generation or {},
                                                    hyperparameters.get("max_length") or 512, repo_id, prefix,
                                                    num_virtual_tokens))
+    if provenance:
+        sections.append(provenance_section(provenance))
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(sections))
+
+
+def provenance_section(provenance: dict) -> str:
+    """Enough to tell whether two runs can be compared, and to rerun this one (core.provenance)."""
+    git = provenance.get("git") or {}
+    commit = f"`{git['commit'][:12]}`{' (uncommitted changes)' if git.get('dirty') else ''}" if git else "unknown"
+    device = provenance.get("device") or {}
+    machine = device.get("gpu") or f"{device.get('cpu')} ({device.get('cpu_count')} CPUs)"
+    packages = ", ".join(f"{name} {version}" for name, version in (provenance.get("packages") or {}).items()
+                         if version)
+    data = "; ".join(f"{split} `{digest[:12]}`" for split, digest in (provenance.get("data") or {}).items())
+    weights = (provenance.get("base_model") or {}).get("weights_sha256", "")
+    command = " ".join(provenance.get("command") or [])
+    return (f"## Provenance\n\n- command: `{command}`\n- project commit: {commit}\n- machine: {machine}\n"
+            f"- packages: {packages}\n- data fingerprints (SHA-256 of the sampled examples): {data}\n"
+            f"- base model weights fingerprint: `{weights[:12]}`\n")
 
 
 def write_model_card(output_dir: str, **kwargs) -> str:

@@ -260,7 +260,8 @@ def _frontier_panel(axis, points: list[dict], baselines: list[dict], x_key: str,
     for point, y in zip(drawn, ys):
         errors = _interval(point, y_key)
         axis.errorbar([point[x_key]], [y], yerr=None if errors is None else [[errors[0]], [errors[1]]],
-                      fmt="o", markersize=8, capsize=4, color=colours[point["label"]], zorder=3)
+                      fmt="*" if point.get("tied_with_best") else "o", markersize=14 if point.get("tied_with_best")
+                      else 8, capsize=4, color=colours[point["label"]], zorder=3)
     lines = [b for b in baselines if b.get(y_key) is not None]
     for baseline in lines:
         axis.axhline(_percent(baseline[y_key]), color=colours[baseline["label"]], linestyle=(0, (2, 2)),
@@ -310,7 +311,8 @@ def plot_frontier(points: list[dict], baselines: list[dict], path: str, prefix: 
     right.set_xlabel("train compute time, evaluation excluded (seconds" + (", log scale)" if log_time else ")"))
     right.set_title("(b) train compute time")
     right.tick_params(labelleft=True)
-    figure.suptitle(title)
+    tied = [p["label"] for p in points if p.get("tied_with_best")]
+    figure.suptitle(title + (f"\n★: not distinguishable from the best (paired test): {', '.join(tied)}" if tied else ""))
     drawn = [_frontier_panel(axis, points, baselines, key, colours, log_x=log, y_key=y_key)
              for axis, key, log in panels]
     figure.tight_layout()  # labels are placed in display space, so the layout must be final first

@@ -19,6 +19,8 @@ from core import run_folder
 from peft_methods import REGISTRY, method_row
 
 from .plots import method_colours, plot_frontier, plot_loss_curves, plot_rouge_bars
+from .statistics import attach_per_article_scores, check_data, group_seeds, significance
+from .sweep import plot_sweep, sweep_markdown
 
 ROUGE_TYPES = (("rouge1", "ROUGE-1"), ("rouge2", "ROUGE-2"), ("rougeL", "ROUGE-L"), ("rougeLsum", "ROUGE-Lsum"))
 DEFAULT_TITLE = "CNN/DailyMail summarization: parameter-efficient fine-tuning compared"
@@ -169,6 +171,18 @@ def format_rouge(run: dict, key: str) -> str:
     return text
 
 
+def format_seeds(run: dict) -> str:
+    """`3 (sd 0.4)`: the number of seeds and the spread of ROUGE-Lsum (points) across them."""
+    seeds = run.get("seeds") or (1 if not run["failed"] and not run["baseline"] else None)
+    spread = _number(run.get("seed_sd_rougeLsum"))
+    return NA if seeds is None else f"{seeds}" + (f" (sd {100 * spread:.1f})" if spread is not None else "")
+
+
+def format_signed(value, digits: int) -> str:
+    value = _number(value)
+    return NA if value is None else f"{value:+.{digits}f}"
+
+
 def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
@@ -178,13 +192,16 @@ def method_cell(run: dict) -> str:
     if run["failed"]:
         error = run["error"] if len(run["error"]) <= 160 else run["error"][:157] + "..."
         return f"{label} **failed**: {error}"
-    return f"{label} (baseline)" if run["baseline"] else label
+    marks = [*(["baseline"] if run["baseline"] else []), *(["*other data*"] if run.get("other_data") else [])]
+    return f"{label} ({', '.join(marks)})" if marks else label
 
 
 COLUMNS = (
     ("method", method_cell),
     ("trainable params", lambda r: format_count(r.get("trainable_params"))),
     ("trainable %", lambda r: format_percent_share(r.get("trainable_percent"))),
+    ("lr", lambda r: NA if r.get("learning_rate") is None else f"{r['learning_rate']:g}"),
+    ("seeds", lambda r: format_seeds(r)),
     ("train compute time", lambda r: format_duration(r.get("train_seconds_excluding_eval"))),
     ("tokens/s", lambda r: format_fixed(r.get("train_tokens_per_second"), 0)),  # over the compute time
     ("train wall time", lambda r: format_duration(r.get("train_runtime"))),
@@ -194,6 +211,7 @@ COLUMNS = (
     ("test loss", lambda r: format_fixed(r.get("predict_loss"), 3)),
     *((title, lambda r, k=key: format_rouge(r, f"predict_{k}")) for key, title in ROUGE_TYPES),
     ("gen len", lambda r: format_fixed(r.get("predict_gen_len"), 1)),
+    ("forgetting", lambda r: format_signed(r.get("forgetting"), 3)),
 )
 
 
@@ -231,8 +249,13 @@ def describe_runs(runs: list[dict]) -> str:
 HOW_TO_READ = """\
 ## How to read this
 
-- **ROUGE** cells are test-set F1 in %, with the 95% bootstrap interval over test examples in brackets;
-  runs whose intervals do not overlap differ by more than resampling noise.
+- **ROUGE** cells are test-set F1 in %, with the 95% bootstrap interval over test examples in brackets.
+  Overlapping intervals do not mean "no difference": the paired tests below compare rows article by article.
+- **lr** is the learning rate the row trained with; **seeds**: how many seeds the row's numbers average, with
+  the spread (standard deviation, points) of ROUGE-Lsum across them.
+- **forgetting** is the change in language-model loss (nats per token) on held-out general text (the test
+  articles' own text, not their summaries) from the untouched base model to the trained one: positive means the
+  method made the model worse at plain text.
 - **ROUGE-Lsum** is the summary-level ROUGE-L (longest common subsequence computed per sentence and
   unioned over the summary) that papers report on CNN/DailyMail; plain **ROUGE-L** treats the summary as one
   sequence and is lower.
@@ -258,12 +281,21 @@ def how_to_read() -> str:
 # ---------------------------------------------------------------- the report
 
 
-def build_report(run_dirs: list[str], output_dir: str, title: str = DEFAULT_TITLE) -> str:
-    """Write REPORT.md and loss_curves.png, rouge.png, frontier.png into `output_dir`; return REPORT.md's path.
-    `run_dirs` are run folders, or a parent folder whose subfolders are runs."""
+def build_report(run_dirs: list[str], output_dir: str, title: str = DEFAULT_TITLE, sweep: dict | None = None) -> str:
+    """Write REPORT.md and loss_curves.png, rouge.png, frontier.png (and learning_rates.png with a `sweep`) into
+    `output_dir`; return REPORT.md's path. `run_dirs` are run folders, or a parent folder whose subfolders are
+    runs; runs named `<row>-seed<k>` are one row over seeds."""
     os.makedirs(output_dir, exist_ok=True)
-    runs = sorted((load_run(path) for path in find_run_dirs(list(run_dirs), exclude=output_dir)), key=sort_key)
+    loaded = [load_run(path) for path in find_run_dirs(list(run_dirs), exclude=output_dir)]
+    for run in loaded:
+        if not run["failed"]:
+            attach_per_article_scores(run)
+    runs = sorted(group_seeds(loaded), key=sort_key)
     label_runs(runs)
+    data_warning = check_data(runs)
+    significance_text, tied_with_best = significance(runs)
+    for run in runs:
+        run["tied_with_best"] = run["label"] in tied_with_best
     finished = [r for r in runs if not r["failed"]]
     colours = method_colours([r["label"] for r in finished])
 
@@ -273,15 +305,20 @@ def build_report(run_dirs: list[str], output_dir: str, title: str = DEFAULT_TITL
     plot_rouge_bars(finished, os.path.join(output_dir, "rouge.png"), colours=colours)
     plot_frontier([r for r in finished if not r["baseline"]], [r for r in finished if r["baseline"]],
                   os.path.join(output_dir, "frontier.png"), colours=colours)
+    if sweep:
+        plot_sweep(sweep, os.path.join(output_dir, "learning_rates.png"))
 
     folders = "\n".join(f"- {r['label']}: `{r['run_dir']}`" for r in runs)
     text = f"""# {title}
 
 {describe_runs(runs)}
 
+{data_warning}
 {format_table(runs)}
 
 {how_to_read()}
+{significance_text}
+{sweep_markdown(sweep or {})}
 ## Plots
 
 Training and validation loss (trained methods; solid: training, dashed with markers: validation):
