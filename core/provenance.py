@@ -87,8 +87,10 @@ def model_fingerprint(model) -> dict:
     weights: a renamed copy of the same model has the same fingerprint, a single changed weight another."""
     import torch
 
-    config = model.config.to_dict()
-    config.pop("_name_or_path", None)
+    # What describes the architecture: not where it was loaded from, nor what saving adds (architectures, dtype:
+    # the weights' dtypes are hashed below), nor the library version that wrote it.
+    config = {key: value for key, value in model.config.to_dict().items()
+              if key not in ("_name_or_path", "architectures", "dtype", "torch_dtype", "transformers_version")}
     config_digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode("utf-8")).hexdigest()
     weights = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):

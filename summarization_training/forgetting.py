@@ -16,7 +16,8 @@ TOKENS = 128  # the first tokens of each
 
 @torch.no_grad()
 def general_text_loss(model, tokenizer, texts: list[str], device=None, batch_size: int = 8) -> float:
-    """Token-weighted cross-entropy of `model` on the first TOKENS tokens of the first ARTICLES texts."""
+    """Token-weighted cross-entropy of `model` on the first TOKENS tokens of the first ARTICLES texts. Each text's
+    first token is not scored (the base model has nothing to predict it from), with or without a soft prompt."""
     device = device or next(model.parameters()).device
     encoded = [ids[:TOKENS] for ids in tokenizer(list(texts[:ARTICLES]), add_special_tokens=False)["input_ids"]]
     encoded = [ids for ids in encoded if len(ids) > 1]

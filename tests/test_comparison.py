@@ -13,7 +13,6 @@ from generated_news.tiny_model import (
     pretrain_base_model,
     train_tokenizer,
 )
-from peft_methods import METHODS
 
 from .test_bbc_news import layout, story
 from .test_gguf import write_tiny_llama_gguf
@@ -50,7 +49,8 @@ def check_report(report, out, names):
             results = json.load(handle)
         assert "predict_rougeLsum" in results, name
         baseline = name.startswith(("lead-", "zero-shot"))
-        assert results["method"] == (name if not baseline or name.startswith("lead-") else "zero-shot")
+        method = name.split("-seed")[0]
+        assert results["method"] == (method if not baseline or name.startswith("lead-") else "zero-shot")
         assert (results["trainable_params"] > 0) == (not baseline)
     assert "0 failed" in text and "**failed**" not in text
     for image in ("loss_curves.png", "rouge.png", "frontier.png"):
@@ -74,9 +74,10 @@ def test_bbc_preset_runs_every_row_on_a_converted_gguf_and_the_bbc_layout(tmp_pa
     monkeypatch.setattr("comparison.__main__.BBC_SPLIT", {"num_test": 6, "num_validation": 6})
 
     out = tmp_path / "demo"
-    report = demo_main(["--output_dir", str(out), "--max_length", "128", *TINY])
+    # The two methods with preset-specific flags (every method runs on Llama models in test_model_families).
+    report = demo_main(["--output_dir", str(out), "--max_length", "128", "--methods", "prompt", "lora", *TINY])
     assert "FAILED" not in capsys.readouterr().out
-    check_report(report, out, ["lead-1", "lead-3", "zero-shot", "zero-shot-chat", *METHODS])
+    check_report(report, out, ["lead-1", "lead-3", "zero-shot", "zero-shot-chat", "prompt", "lora"])
     with open(out / "runs" / "zero-shot-chat" / "prompt_format.json") as handle:
         assert "<|im_start|>" in json.load(handle)["prefix"]  # the chat template's turns, around the article
     with open(out / "runs" / "lora" / "README.md") as handle:
@@ -86,8 +87,20 @@ def test_bbc_preset_runs_every_row_on_a_converted_gguf_and_the_bbc_layout(tmp_pa
 
 def test_synthetic_preset_runs_its_baselines_and_a_method(tmp_path, capsys):
     out = tmp_path / "demo"
-    # One method: every method already ran end to end in the bbc preset's test (each row is a process).
+    # One method (every method already ran end to end in the bbc preset's test), two seeds, a two-rate sweep.
     report = demo_main(["--preset", "synthetic", "--output_dir", str(out), "--corpus_articles", "32",
-                        "--max_length", "192", "--methods", "lora", *TINY])
+                        "--max_length", "192", "--methods", "lora", *TINY, "--train_samples", "32",
+                        "--seeds", "2", "--learning_rates", "lora=1e-4,3e-2"])
     assert f"Report: {os.path.abspath(report)}" in capsys.readouterr().out
-    check_report(report, out, ["lead-3", "zero-shot", "lora"])
+    check_report(report, out, ["lead-3", "zero-shot", "lora-seed0", "lora-seed1"])
+    with open(out / "sweep" / "sweep.json") as handle:
+        sweep = json.load(handle)["lora"]
+    losses = {float(rate): scores["eval_loss"] for rate, scores in sweep["results"].items()}
+    assert set(losses) == {1e-4, 3e-2} and len(set(losses.values())) == 2  # the rates trained differently
+    assert sweep["chosen"] == min(losses, key=losses.get)
+    seeds = [json.load(open(out / "runs" / f"lora-seed{k}" / "all_results.json")) for k in (0, 1)]
+    assert [r["learning_rate"] for r in seeds] == [sweep["chosen"]] * 2 and [r["seed"] for r in seeds] == [0, 1]
+    assert seeds[0]["train_data_fingerprint"] == seeds[1]["train_data_fingerprint"]  # same data sample
+    text = open(report).read()
+    assert "| lora | " in text and "| 2 (sd " in text and "## Which differences are real" in text
+    assert f"| lora | **{sweep['chosen']:g}** |" in text
