@@ -80,7 +80,9 @@ def run(argv: list[str] | None = None) -> dict:
     check_context_window(base_model, data_args)
     provenance = run_provenance(argv, raw, data_args, base_model)
     held_out = held_out_text(raw, data_args)
-    base_text_loss = general_text_loss(base_model, tokenizer, held_out) if held_out else None
+    # On the device Trainer will train on (it would move the model there anyway): a large base model on a CPU
+    # would make this measurement slow.
+    base_text_loss = general_text_loss(base_model.to(training_args.device), tokenizer, held_out) if held_out else None
     model = method.build(base_model, method_config, tokenizer)
     trainable, total = count_parameters(model)
     logger.info("method %s: %s trainable of %s parameters (%.4f%%)", method.name, f"{trainable:,}",
