@@ -15,19 +15,38 @@ import os
 import platform
 import subprocess
 
+# Flags whose values are credentials: the recorded command keeps the flag and hides the value, so a provenance file
+# or a model card can be shared (and pushed to the Hub) as it is.
+SECRET_FLAGS = ("--hub_token",)
+REDACTED = "<redacted>"
 PACKAGES = ("torch", "transformers", "peft", "datasets", "accelerate", "evaluate", "huggingface_hub", "rouge_score")
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def environment(program: str, argv: list[str]) -> dict:
     return {
-        "command": [program, *argv],
+        "command": [program, *redact_secrets(argv)],
         "python": platform.python_version(),
         "platform": platform.platform(),
         "packages": {name: package_version(name) for name in PACKAGES},
         "git": git_state(),
         "device": device(),
     }
+
+
+def redact_secrets(argv: list[str]) -> list[str]:
+    """`argv` with the value of every secret flag replaced, in both the `--flag value` and `--flag=value` forms."""
+    redacted, hide_next = [], False
+    for arg in argv:
+        flag = arg.split("=", 1)[0]
+        if hide_next:
+            redacted.append(REDACTED)
+        elif flag in SECRET_FLAGS and "=" in arg:
+            redacted.append(f"{flag}={REDACTED}")
+        else:
+            redacted.append(arg)
+        hide_next = not hide_next and arg in SECRET_FLAGS
+    return redacted
 
 
 def package_version(name: str) -> str | None:

@@ -12,7 +12,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from core import run_folder
-from core.provenance import PACKAGES, data_fingerprint, model_fingerprint
+from core.provenance import PACKAGES, REDACTED, data_fingerprint, environment, model_fingerprint
 from peft_methods import METHODS
 from summarization_training.forgetting import TOKENS, general_text_loss
 
@@ -33,6 +33,14 @@ def test_data_fingerprint_changes_with_any_example_and_only_then():
         assert data_fingerprint(changed, columns) != same, key
     reordered = {key: values[::-1] for key, values in examples.items()}
     assert data_fingerprint(reordered, columns) != same  # the sample, in order
+
+
+def test_recorded_command_hides_the_hub_token_in_both_flag_forms():
+    argv = ["--method", "lora", "--hub_token", "hf_abc", "--hub_token=hf_def", "--hub_model_id", "me/x"]
+    command = environment("run_summarization.py", argv)["command"]
+    assert "hf_abc" not in str(command) and "hf_def" not in str(command)
+    assert command == ["run_summarization.py", "--method", "lora", "--hub_token", REDACTED, f"--hub_token={REDACTED}",
+                       "--hub_model_id", "me/x"]
 
 
 def test_model_fingerprint_changes_with_one_weight_and_not_with_the_path(tmp_path):
