@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint benchmark clean-venv
+.PHONY: demo test lint benchmark mutation clean-venv
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: $(STAMP)
 
 benchmark: $(STAMP)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m benchmarks.benchmark $(or $(BENCH_ARGS),--preset cpu-small)
+
+# One-line mutations of the pipeline's key behaviours, each of which the suite must catch (tools/mutation_testing.py).
+mutation: $(STAMP)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m tools.mutation_testing $(MUTATION_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -172,8 +172,10 @@ def format_rouge(run: dict, key: str) -> str:
 
 
 def format_seeds(run: dict) -> str:
-    """`3 (sd 0.4)`: the number of seeds and the spread of ROUGE-Lsum (points) across them."""
-    seeds = run.get("seeds") or (1 if not run["failed"] and not run["baseline"] else None)
+    """`3 (sd 0.4)`: the number of seeds and the spread of ROUGE-Lsum (points) across them. A single trained run
+    is one seed; a run that recorded neither a seed nor a training has no seed to count."""
+    trained = not run["failed"] and not run["baseline"] and ("seed" in run or "train_runtime" in run)
+    seeds = run.get("seeds") or (1 if trained else None)
     spread = _number(run.get("seed_sd_rougeLsum"))
     return NA if seeds is None else f"{seeds}" + (f" (sd {100 * spread:.1f})" if spread is not None else "")
 

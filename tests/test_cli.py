@@ -2,6 +2,7 @@
 plus every bad input the script must refuse with one line and exit code 2."""
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ import run_summarization
 from peft_methods import METHODS
 from summarization_training import command_line
 
-from .conftest import cli
+from .conftest import RUN_MAX_NEW_TOKENS, SUMMARY_TRAIN, base_spec, cli
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULT_KEYS = {
@@ -28,27 +29,52 @@ ROUGE_KEYS = {f"{rouge}{suffix}" for rouge in ("rouge1", "rouge2", "rougeL", "ro
 GENERATION_KEYS = {f"{prefix}_{key}" for prefix in ("eval", "predict")
                    for key in ROUGE_KEYS | {"gen_len", "loss", "runtime", "samples_per_second",
                                             "peak_accelerator_memory_mb", "peak_host_memory_mb", "samples"}}
+def read_results(folder):
+    with open(os.path.join(folder, "all_results.json")) as handle:
+        return json.load(handle)
+
+
+# The methods whose summaries stop by themselves in the runs' budget (a soft prompt on 2 blocks still rambles).
+STOPPING = ("lora", "ia3", "head", "full")
+
+
+def read_predictions(folder):
+    with open(os.path.join(folder, "generated_predictions.jsonl")) as handle:
+        return [json.loads(line) for line in handle]
+
+
 @pytest.mark.parametrize("method", list(METHODS))
 def test_run_writes_every_result_key_state_and_plot(runs, method):
     folder = runs[method]
-    with open(os.path.join(folder, "all_results.json")) as handle:
-        results = json.load(handle)
+    results = read_results(folder)
     assert RESULT_KEYS | GENERATION_KEYS <= set(results), (RESULT_KEYS | GENERATION_KEYS) - set(results)
     assert results["method"] == method
     assert results["eval_samples"] == 8 and results["eval_generated_samples"] == 4
     assert results["predict_samples"] == results["predict_generated_samples"] == 8
     assert all(0 <= results[f"predict_{key}"] <= 1 for key in ROUGE_KEYS)
-    assert 0 < results["predict_gen_len"] <= 16
-    assert results["train_samples"] == 32 and results["train_tokens"] > 32 * 100
+    for rouge in ("rouge1", "rougeL", "rougeLsum"):  # the runs learned something: summaries share words
+        assert 0.03 < results[f"predict_{rouge}"], (rouge, results[f"predict_{rouge}"])
+        low, value, high = (results[f"predict_{rouge}{suffix}"] for suffix in ("_ci_low", "", "_ci_high"))
+        assert low <= value <= high and low < high
+    assert 0 < results["predict_gen_len"] <= RUN_MAX_NEW_TOKENS
+    if method in STOPPING:  # most summaries end with EOS before the limit
+        assert results["predict_gen_len"] < 0.9 * RUN_MAX_NEW_TOKENS, results["predict_gen_len"]
+    assert results["train_samples"] == SUMMARY_TRAIN and results["train_tokens"] > SUMMARY_TRAIN * 100
     assert results["train_tokens_per_second"] > 0 and results["train_peak_host_memory_mb"] > 100
-    assert results["eval_loss"] > 0
+    # Far below chance (ln 50,257 = 10.8 nats per token): the pretrained base fine-tuned on the task.
+    assert 0 < results["eval_loss"] < math.log(50257) / 2 and 0 < results["predict_loss"] < math.log(50257) / 2
     assert results["trainable_percent"] == pytest.approx(100 * results["trainable_params"] / results["total_params"])
-    if not torch.cuda.is_available():
+    if torch.cuda.is_available():
+        assert results["train_peak_accelerator_memory_mb"] > 0
+    else:
         assert results["train_peak_accelerator_memory_mb"] is None
     with open(os.path.join(folder, "trainer_state.json")) as handle:
         state = json.load(handle)
-    assert sum("eval_loss" in entry for entry in state["log_history"]) >= 2  # evaluated each epoch
-    assert state["best_metric"] == min(e["eval_loss"] for e in state["log_history"] if "eval_loss" in e)
+    evaluations = [entry for entry in state["log_history"] if "eval_loss" in entry]
+    assert [entry["epoch"] for entry in evaluations] == [1.0, 2.0]  # evaluated each epoch
+    assert state["best_metric"] == min(entry["eval_loss"] for entry in evaluations) == results["eval_loss"]
+    losses = [entry["loss"] for entry in state["log_history"] if "loss" in entry]
+    assert losses and losses[-1] < losses[0]  # the training loss fell
     assert os.path.getsize(os.path.join(folder, "loss_curves.png")) > 10_000
     assert os.path.isfile(os.path.join(folder, "README.md"))
 
@@ -71,44 +97,64 @@ def test_run_folder_and_checkpoints_hold_only_what_trained(runs, method):
             assert "model.safetensors" in files
     if method == "prompt":
         saved = load_file(os.path.join(folder, "adapter_model.safetensors"))
-        assert list(saved) == ["prompt_embeddings"] and saved["prompt_embeddings"].shape == (6, 32)
+        assert list(saved) == ["prompt_embeddings"] and saved["prompt_embeddings"].shape == (6, base_spec().n_embd)
 
 
 @pytest.mark.parametrize("method", list(METHODS))
-def test_predictions_file_has_one_prompt_free_summary_per_test_example(runs, method, news_dir):
+def test_predictions_file_has_one_prompt_free_summary_per_test_example(runs, method, summary_dir, news_dir, tokenizer):
     import csv
 
-    with open(os.path.join(runs[method], "generated_predictions.jsonl")) as handle:
-        rows = [json.loads(line) for line in handle]
-    with open(os.path.join(news_dir, "test.csv"), newline="") as handle:
+    rows = read_predictions(runs[method])
+    with open(os.path.join(summary_dir, "test.csv"), newline="") as handle:
         references = {row["id"]: row["highlights"] for row in csv.DictReader(handle)}
-    assert len(rows) == len({row["id"] for row in rows}) == 8
+    with open(os.path.join(news_dir, "test.csv"), newline="") as handle:
+        news_ids = [row["id"] for row in csv.DictReader(handle)]
+    assert [row["id"] for row in rows] == list(references) == news_ids  # test order; news_dir's articles
     for row in rows:
         assert set(row) == {"id", "reference", "prediction"}
         assert row["reference"] == references[row["id"]]  # the decoded labels are the original highlights
         assert "TL;DR" not in row["prediction"] and "<|endoftext|>" not in row["prediction"]
+        assert row["prediction"].strip()
+    predictions = [row["prediction"] for row in rows]
+    assert len(set(predictions)) >= 4, predictions  # summaries depend on the article
+    lengths = [len(tokenizer(text)["input_ids"]) for text in predictions]
+    if method in STOPPING:  # stopped at EOS partway through the batch, not cut at the limit
+        assert sum(length < RUN_MAX_NEW_TOKENS - 2 for length in lengths) >= 3, lengths
 
 
-def test_saved_weights_are_the_best_epoch(runs, tiny_model_dir):
-    """load_best_model_at_end: the final save equals the checkpoint with the lowest eval_loss."""
+def test_saved_weights_are_the_best_epoch(runs):
+    """load_best_model_at_end: the final save equals the checkpoint with the lowest eval_loss, not the other one."""
     folder = runs["lora"]
     with open(os.path.join(folder, "trainer_state.json")) as handle:
-        best = json.load(handle)["best_model_checkpoint"]
+        state = json.load(handle)
+    best = os.path.basename(state["best_model_checkpoint"])
+    best_step = int(best.split("-")[1])
+    evaluations = {entry["step"]: entry["eval_loss"] for entry in state["log_history"] if "eval_loss" in entry}
+    assert evaluations[best_step] == min(evaluations.values())
     final = load_file(os.path.join(folder, "adapter_model.safetensors"))
-    at_best = load_file(os.path.join(folder, os.path.basename(best), "adapter_model.safetensors"))
+    at_best = load_file(os.path.join(folder, best, "adapter_model.safetensors"))
     assert final.keys() == at_best.keys()
     assert all(torch.equal(final[k], at_best[k]) for k in final)
+    others = [d for d in os.listdir(folder) if d.startswith("checkpoint-") and d != best]
+    assert others  # the other epoch's weights differ: the equality above is not trivial
+    other = load_file(os.path.join(folder, others[0], "adapter_model.safetensors"))
+    assert not all(torch.equal(final[k], other[k]) for k in final)
 
 
-def test_trained_soft_prompt_differs_from_its_init_and_frozen_base_is_untouched(runs, tiny_model_dir):
+def test_trained_soft_prompt_differs_from_its_init_and_frozen_base_is_untouched(runs, tiny_model_dir, tokenizer):
     from transformers import AutoModelForCausalLM
 
     from peft_methods.soft_prompt import SoftPromptModel
 
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    frozen = {name: tensor.clone() for name, tensor in base.state_dict().items()}
     model = SoftPromptModel.from_pretrained(base, runs["prompt"])
-    init_ids = [58, 50, 5883, 40569, 35400, 60]  # "[SUMMARIZE]"
-    assert not torch.allclose(model.prompt_embeddings, base.transformer.wte.weight[init_ids])
+    init_ids = tokenizer("[SUMMARIZE]")["input_ids"]
+    assert init_ids == [58, 50, 5883, 40569, 35400, 60]
+    init = base.transformer.wte.weight[init_ids]
+    assert init.abs().sum() > 0  # the init tokens have embeddings of their own in the pretrained base
+    assert not torch.allclose(model.prompt_embeddings, init)
+    assert all(torch.equal(frozen[name], tensor) for name, tensor in base.state_dict().items())
 
 
 def test_yaml_config_file_gives_the_same_arguments_as_the_command_line(tmp_path, tiny_model_dir, news_dir):
@@ -134,11 +180,6 @@ def test_yaml_config_file_gives_the_same_arguments_as_the_command_line(tmp_path,
 QUICK = ["--num_train_epochs", "1", "--max_train_samples", "8", "--max_eval_samples", "4", "--max_predict_samples", "4",
          "--per_device_train_batch_size", "8", "--generation_max_new_tokens", "8", "--generation_num_beams", "1",
          "--eval_generate_samples", "2", "--lora_r", "4"]
-
-
-def read_results(folder):
-    with open(os.path.join(folder, "all_results.json")) as handle:
-        return json.load(handle)
 
 
 @pytest.mark.parametrize("name", ["prompt", "lora", "head", "full", "zero-shot"])
@@ -193,7 +234,7 @@ def test_bare_method_flag_runs_the_assignment_setting_and_flags_override_it(tmp_
     run_summarization.main(["--method", "prompt", "--model_name_or_path", tiny_model_dir, *QUICK])
     results = read_results(tmp_path / "runs" / "prompt")
     assert results["train_samples"] == 8 and results["predict_samples"] == 4 and "predict_rougeLsum" in results
-    assert results["trainable_params"] == 6 * 32  # configs/prompt.yaml: 6 virtual tokens ("[SUMMARIZE]")
+    assert results["trainable_params"] == 6 * base_spec().n_embd  # configs/prompt.yaml: 6 virtual tokens ("[SUMMARIZE]")
 
 
 @pytest.mark.parametrize("flags", [["--eval_strategy", "no"], ["--do_eval", "false"], ["--save_strategy", "no"],

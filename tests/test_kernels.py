@@ -2,14 +2,14 @@
 and every loader applies it."""
 
 import torch
-from transformers import GPTNeoConfig, GPTNeoForCausalLM
+from transformers import AutoConfig, GPTNeoConfig, GPTNeoForCausalLM
 from transformers.activations import GELUTanh, NewGELUActivation
 
 from model_loading import ModelArguments, load_base_model
 from model_loading.kernels import use_fused_gelu
 from peft_methods.loading import load_trained_model
 
-from .conftest import TINY, make_tiny_gpt2
+from .conftest import TINY, base_spec, make_tiny_gpt2
 
 
 def activations(model):
@@ -37,7 +37,10 @@ def test_gpt_neo_is_swapped_too():
 
 def test_training_and_inference_loaders_use_it(tiny_model_dir, runs):
     model_args = ModelArguments(model_name_or_path=tiny_model_dir)
+    blocks = base_spec().n_layer
+    saved = AutoConfig.from_pretrained(tiny_model_dir)
+    assert saved.activation_function == "gelu_new"  # the stock activation on disk: the loader swaps it
     model, _ = load_base_model(model_args.model_name_or_path, model_args)
-    assert activations(model) == [GELUTanh] * TINY["n_layer"]
+    assert activations(model) == [GELUTanh] * blocks
     model, _, _ = load_trained_model(runs["lora"], tiny_model_dir)
-    assert activations(model) == [GELUTanh] * TINY["n_layer"]
+    assert activations(model) == [GELUTanh] * blocks

@@ -1,41 +1,64 @@
-"""ROUGE measures learning: a small model fine-tuned on the generated corpus scores clearly higher than
-the same model untuned (zero-shot), through the same CLI and scoring path."""
+"""ROUGE and loss measure learning: the shared runs (the pretrained tiny base fine-tuned on one-sentence summaries,
+conftest.py) score clearly better than the same base untuned (zero-shot), through the same CLI and scoring path."""
 
 import json
+import math
+import os
 
-import torch
-from transformers import GPT2Config, GPT2LMHeadModel
+import pytest
 
-import run_summarization
-from generated_news.corpus import write_corpus
-from generated_news.tiny_model import corpus_documents, train_tokenizer
+from peft_methods import METHODS
+
+# How far each method that learns the task in the runs' budget clears the untuned base's ROUGE-L (measured on CPU:
+# full +0.19, LoRA and head +0.05 to +0.08; a soft prompt and (IA)^3 on a 2-block model lower the loss only).
+ROUGE_L_GAIN = {"lora": 0.03, "head": 0.03, "full": 0.1}
 
 
 def results(folder):
-    with open(folder / "all_results.json") as handle:
+    with open(os.path.join(folder, "all_results.json")) as handle:
         return json.load(handle)
 
 
-def test_fine_tuning_raises_rouge_well_above_the_untuned_model(tmp_path):
-    corpus, base = tmp_path / "corpus", tmp_path / "base"
-    write_corpus(corpus, num_train=240, num_validation=16, num_test=16, seed=1)
-    tokenizer = train_tokenizer(corpus_documents(str(corpus)), 1024, str(base))
-    torch.manual_seed(0)
-    GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=512, n_embd=64, n_layer=2, n_head=2,
-                               eos_token_id=tokenizer.eos_token_id)).save_pretrained(str(base))
-    common = ["--model_name_or_path", str(base), "--data_dir", str(corpus), "--max_length", "320", "--do_predict",
-              "--predict_with_generate", "--generation_num_beams", "1", "--generation_max_new_tokens", "60",
-              "--per_device_eval_batch_size", "16", "--disable_tqdm", "true"]
-    run_summarization.main(["--method", "zero-shot", "--output_dir", str(tmp_path / "zero-shot"),
-                            "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
-                            *common])
-    run_summarization.main(["--method", "full", "--output_dir", str(tmp_path / "full"), "--do_train",
-                            "--num_train_epochs", "8", "--learning_rate", "3e-3", "--warmup_steps", "10",
-                            "--per_device_train_batch_size", "8", "--eval_generate_samples", "8", *common])
-    untuned, tuned = results(tmp_path / "zero-shot"), results(tmp_path / "full")
-    assert untuned["trainable_params"] == 0 and untuned["predict_samples"] == tuned["predict_samples"] == 16
-    assert tuned["predict_loss"] < untuned["predict_loss"] - 2
-    assert tuned["predict_rouge1"] > untuned["predict_rouge1"] + 0.1, (untuned["predict_rouge1"],
-                                                                       tuned["predict_rouge1"])
-    assert tuned["predict_rougeLsum"] > untuned["predict_rougeLsum"] + 0.1
+def predictions(folder):
+    with open(os.path.join(folder, "generated_predictions.jsonl")) as handle:
+        return [json.loads(line) for line in handle]
+
+
+def test_the_untuned_base_is_a_real_baseline(zero_shot_run):
+    untuned = results(zero_shot_run)
+    assert untuned["trainable_params"] == 0 and untuned["predict_samples"] == 8
+    # Pretrained: far below chance (ln 50,257 = 10.8 nats) on the summaries, yet it never learnt to summarize.
+    assert untuned["predict_loss"] < math.log(50257) / 2
+    assert untuned["predict_rougeL"] < 0.15
+
+
+@pytest.mark.parametrize("method", list(ROUGE_L_GAIN))
+def test_fine_tuning_raises_rouge_well_above_the_untuned_model(method, runs, zero_shot_run):
+    untuned, tuned = results(zero_shot_run), results(runs[method])
+    assert tuned["predict_samples"] == untuned["predict_samples"] == 8
+    assert tuned["predict_loss"] < untuned["predict_loss"] - 0.4, (untuned["predict_loss"], tuned["predict_loss"])
+    assert tuned["predict_rougeL"] > untuned["predict_rougeL"] + ROUGE_L_GAIN[method], (untuned["predict_rougeL"],
+                                                                                        tuned["predict_rougeL"])
+
+
+def test_full_fine_tuning_clears_the_untuned_models_interval(runs, zero_shot_run):
+    untuned, tuned = results(zero_shot_run), results(runs["full"])
+    assert tuned["predict_rouge1"] > untuned["predict_rouge1"] + 0.1
     assert tuned["predict_rouge1_ci_low"] > untuned["predict_rouge1_ci_high"]
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_lowers_the_summary_loss(method, runs, zero_shot_run):
+    assert results(runs[method])["predict_loss"] < results(zero_shot_run)["predict_loss"]
+
+
+def test_report_the_fixture(runs, zero_shot_run, capsys):
+    """Not a check: prints what the shared runs measured (pytest -s), for tuning the thresholds above."""
+    with capsys.disabled():
+        for name, folder in {"zero-shot": zero_shot_run, **runs}.items():
+            r = results(folder)
+            texts = [row["prediction"] for row in predictions(folder)]
+            print(f"\n{name}: rougeL {r['predict_rougeL']:.3f} rouge1 {r['predict_rouge1']:.3f} "
+                  f"[{r['predict_rouge1_ci_low']:.3f}, {r['predict_rouge1_ci_high']:.3f}] "
+                  f"gen_len {r['predict_gen_len']:.1f} eval_loss {r.get('eval_loss', float('nan')):.3f} "
+                  f"predict_loss {r['predict_loss']:.3f} distinct {len(set(texts))} {texts[:2]}")

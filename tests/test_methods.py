@@ -153,6 +153,37 @@ def test_soft_prompt_follows_peft_contract_and_loads_with_peft(tokenizer, tmp_pa
     torch.testing.assert_close(reloaded.prompt_embeddings, model.prompt_embeddings)
 
 
+def test_soft_prompt_logits_to_keep_selects_the_callers_positions(tokenizer):
+    """`logits_to_keep` names positions of the caller's tokens, whatever its form: the result equals the base
+    model's logits with the prompt prepended by hand, at the same positions of the caller's tokens."""
+    model = build("prompt", tokenizer).eval()
+    with torch.no_grad():
+        model.prompt_embeddings.normal_()
+    inputs = batch(tokenizer)
+    features = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
+    virtual = model.num_virtual_tokens
+    with torch.no_grad():
+        embeds = model.base_model.get_input_embeddings()(inputs["input_ids"])
+        prompts = model.prompt_embeddings.expand(embeds.shape[0], -1, -1)
+        mask = torch.cat((torch.ones(embeds.shape[0], virtual, dtype=torch.long), inputs["attention_mask"]), dim=1)
+        reference = model.base_model(inputs_embeds=torch.cat((prompts, embeds), dim=1), attention_mask=mask).logits
+
+        def logits(keep):
+            return model(**features, logits_to_keep=keep).logits
+
+        torch.testing.assert_close(logits(0), reference)  # 0: every position, the virtual ones included
+        for k in (1, 5):  # an int: the last k positions, which a prefix does not move
+            assert logits(k).shape == (2, k, V)
+            torch.testing.assert_close(logits(k), reference[:, -k:])
+        positions = torch.tensor([0, 7, 23])  # an index tensor: the caller's positions, past the virtual tokens
+        torch.testing.assert_close(logits(positions), reference[:, virtual + positions])
+        per_row = torch.tensor([[1, 2], [3, 20]])
+        torch.testing.assert_close(logits(per_row), torch.stack([reference[row, virtual + per_row[row]]
+                                                                 for row in range(2)]))
+        keep = inputs["labels"] != -100  # a boolean mask (what the trainer passes): the True positions, flattened
+        torch.testing.assert_close(logits(keep), reference[:, virtual:][keep])
+
+
 def test_lora_adapter_loads_with_peft_and_gives_equal_logits(tokenizer, tmp_path):
     model = build("lora", tokenizer)
     with torch.no_grad():

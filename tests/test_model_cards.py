@@ -15,6 +15,8 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from core.errors import BadInputError
 from model_cards import build_model_card, files_to_upload, push_run_to_hub, write_model_card
 from peft_methods.soft_prompt import SoftPromptConfig, build_soft_prompt_model
+from summarization_data import PromptFormat
+from summarization_data.tokenization import generation_prompt
 
 from .conftest import make_tiny_gpt2
 
@@ -122,10 +124,10 @@ def test_peft_prompt_tuning_generate_returns_prompt_then_new_tokens(tmp_path):
         assert out[0, ids["input_ids"].shape[1]:].shape == (6,)
 
 
-def run_snippet(card: ModelCard) -> dict:
+def run_snippet(card: ModelCard, article: str = ARTICLE) -> dict:
     code = re.search(r"```python\n(.*?)```", card.text, re.S).group(1)
     namespace: dict = {}
-    exec(code.replace('article = "..."', f"article = {ARTICLE!r}"), namespace)
+    exec(code.replace('article = "..."', f"article = {article!r}"), namespace)
     return namespace
 
 
@@ -156,9 +158,30 @@ def test_usage_snippet_runs(method, tmp_path, tiny_model_dir, tokenizer):
         assert ours.tolist() == out.tolist()
 
 
+@pytest.mark.parametrize("prefix", ["", "Summarize the article in one sentence.\n\n"])
+def test_prompt_tuning_snippet_cuts_a_long_article_as_the_pipeline_does(prefix, tmp_path, tiny_model_dir, tokenizer):
+    """The snippet's budget formula (soft prompt, prefix, separator and summary room out of max_length) gives the
+    pipeline's own prompt ids on an article far longer than the budget."""
+    virtual, max_length, new_tokens = 4, 96, 5
+    model = build_soft_prompt_model(GPT2LMHeadModel.from_pretrained(tiny_model_dir),
+                                    SoftPromptConfig(num_virtual_tokens=virtual), tokenizer)
+    model.save_pretrained(str(tmp_path))
+    article = " ".join(f"Paragraph {i}: the council met again and argued about the budget." for i in range(30))
+    generation = {"max_new_tokens": new_tokens, "num_beams": 1, "do_sample": False}
+    card = build_model_card(**card_kwargs("prompt", base_model=tiny_model_dir, repo_id=str(tmp_path),
+                                          generation=generation, hyperparameters={"max_length": max_length},
+                                          prefix=prefix, num_virtual_tokens=virtual))
+    prompt = run_snippet(card, article)["prompt"]
+    prompt_format = PromptFormat(separator=SEPARATOR, max_length=max_length, num_virtual_tokens=virtual,
+                                 max_new_tokens=new_tokens, prefix=prefix)
+    article_ids = tokenizer(article, add_special_tokens=False)["input_ids"]
+    expected = generation_prompt(article_ids, prompt_format.encode(tokenizer), prompt_format)
+    assert len(article_ids) > 3 * max_length and len(expected) + virtual + new_tokens == max_length  # it binds
+    assert prompt == expected
+
+
 def test_head_usage_snippet_runs(tmp_path, tiny_model_dir, tokenizer):
-    """Runs once `peft_methods.loading.load_trained_model` exists (the card's head snippet calls it)."""
-    pytest.importorskip("peft_methods.loading")
+    """The card's head snippet loads the run with the project's `peft_methods.loading.load_trained_model`."""
     from peft_methods.head import METHOD, HeadConfig
 
     model = METHOD.build(GPT2LMHeadModel.from_pretrained(tiny_model_dir), HeadConfig(), tokenizer)

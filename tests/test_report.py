@@ -102,8 +102,15 @@ def runs_root(tmp_path):
 
 
 def parse_table(markdown: str) -> tuple[list[str], dict[str, dict[str, str]]]:
-    """Header cells and {method cell: {column: cell}} from the one markdown table in REPORT.md."""
-    lines = [line for line in markdown.splitlines() if line.startswith("|")]
+    """Header cells and {method cell: {column: cell}} from the runs table of REPORT.md (the first table; the paired
+    tests' tables follow it)."""
+    all_lines = markdown.splitlines()
+    start = next(i for i, line in enumerate(all_lines) if line.startswith("| method |"))
+    lines = []
+    for line in all_lines[start:]:
+        if not line.startswith("|"):
+            break
+        lines.append(line)
     split = lambda line: [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line)[1:-1]]  # noqa: E731
     header = split(lines[0])
     assert all(set(cell) <= set(":-") for cell in split(lines[1]))
@@ -139,9 +146,9 @@ def test_table_matches_all_results(runs_root, tmp_path):
     assert path == str(tmp_path / "report" / "REPORT.md")
     text = open(path, encoding="utf-8").read()
     header, rows = parse_table(text)
-    assert header == ["method", "trainable params", "trainable %", "train compute time", "tokens/s",
-                      "train wall time", "peak accel. MB", "peak host MB", "eval loss", "test loss", "ROUGE-1", "ROUGE-2", "ROUGE-L", "ROUGE-Lsum",
-                      "gen len"]
+    assert header == ["method", "trainable params", "trainable %", "lr", "seeds", "train compute time", "tokens/s",
+                      "train wall time", "peak accel. MB", "peak host MB", "eval loss", "test loss", "ROUGE-1",
+                      "ROUGE-2", "ROUGE-L", "ROUGE-Lsum", "gen len", "forgetting"]
     assert text.count("| method |") == 1
     names = list(rows)
     assert names[:6] == ["lead-3 (baseline)", "zero-shot (baseline)", "prompt", "lora", "head", "full"]
@@ -160,7 +167,7 @@ def test_table_matches_all_results(runs_root, tmp_path):
             assert low == round(100 * results[f"predict_{name}_ci_low"], 1)
             assert high == round(100 * results[f"predict_{name}_ci_high"], 1)
             assert low <= value <= high
-        assert number(row["gen len"]) == pytest.approx(results["predict_gen_len"], abs=0.05)
+        assert number(row["gen len"]) == pytest.approx(results["predict_gen_len"], abs=0.051)  # one decimal
         if key == "lead-3":
             continue
         assert number(row["eval loss"]) == pytest.approx(results["eval_loss"], abs=5e-4)
@@ -292,24 +299,40 @@ def test_help_describes_every_flag(capsys):
     assert "RUN_DIR" in out and "--output_dir" in out and "--title" in out and "REPORT.md" in out
 
 
-def test_report_on_real_runs_matches_their_results(runs, tmp_path):
-    """The same check on run folders written by run_summarization.py itself (shared session fixture)."""
-    path = build_report(list(runs.values()), str(tmp_path / "report"))
+def test_report_on_real_runs_matches_their_results(runs, zero_shot_run, tmp_path):
+    """The same check on run folders written by run_summarization.py itself (shared session fixture): every cell is
+    the run's own all_results.json value, and the learning runs' ROUGE cells are well above zero."""
+    import torch
+
+    path = build_report([zero_shot_run, *runs.values()], str(tmp_path / "report"))
     _, rows = parse_table(open(path, encoding="utf-8").read())
-    assert list(rows) == list(METHODS)  # the registry's order
-    for method, folder in runs.items():
+    assert list(rows) == ["zero-shot (baseline)", *METHODS]  # the registry's order
+    for method, folder in {"zero-shot": zero_shot_run, **runs}.items():
         results = json.load(open(os.path.join(folder, "all_results.json")))
-        row = rows[method]
+        row = rows[method + (" (baseline)" if method == "zero-shot" else "")]
         assert row["trainable params"] == f"{results['trainable_params']:,}"
         assert number(row["test loss"]) == pytest.approx(results["predict_loss"], abs=5e-4)
+        assert number(row["gen len"]) == pytest.approx(results["predict_gen_len"], abs=0.051)  # one decimal
+        for column, name in (("ROUGE-1", "rouge1"), ("ROUGE-2", "rouge2"), ("ROUGE-L", "rougeL"),
+                             ("ROUGE-Lsum", "rougeLsum")):
+            value, low, high = rouge_cell(row[column])
+            assert (value, low, high) == tuple(round(100 * results[f"predict_{name}{suffix}"], 1)
+                                               for suffix in ("", "_ci_low", "_ci_high"))
+        if method == "zero-shot":
+            assert all(row[column] == "n/a" for column in ("eval loss", "tokens/s", "train compute time",
+                                                           "train wall time", "peak accel. MB", "peak host MB"))
+            continue
+        assert rouge_cell(row["ROUGE-L"])[0] >= 3.0 and rouge_cell(row["ROUGE-1"])[0] >= 3.0  # not 0.0
+        assert number(row["trainable %"]) == pytest.approx(results["trainable_percent"], rel=5e-3)
+        assert number(row["eval loss"]) == pytest.approx(results["eval_loss"], abs=5e-4)
         assert number(row["tokens/s"]) == pytest.approx(results["train_tokens_per_second"], abs=0.5)
         assert seconds(row["train compute time"]) == pytest.approx(results["train_seconds_excluding_eval"], abs=0.5)
         assert seconds(row["train wall time"]) == pytest.approx(results["train_runtime"], abs=0.5)
-        assert rouge_cell(row["ROUGE-Lsum"])[0] == round(100 * results["predict_rougeLsum"], 1)
-        assert row["peak accel. MB"] == "n/a" or torch_has_cuda()
-
-
-def torch_has_cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
+        assert number(row["peak host MB"]) == pytest.approx(results["train_peak_host_memory_mb"], abs=0.5)
+        if torch.cuda.is_available():  # measured on the GPU, in MB
+            assert number(row["peak accel. MB"]) == pytest.approx(results["train_peak_accelerator_memory_mb"], abs=0.5)
+            assert number(row["peak accel. MB"]) > 0
+        else:  # no accelerator: the run records null, the table says so
+            assert results["train_peak_accelerator_memory_mb"] is None and row["peak accel. MB"] == "n/a"
+    # The full fine-tuning's ROUGE-L clears the untuned base's, cell for cell.
+    assert rouge_cell(rows["full"]["ROUGE-L"])[0] > rouge_cell(rows["zero-shot (baseline)"]["ROUGE-L"])[0] + 5

@@ -73,9 +73,15 @@ def test_resumed_run_keeps_early_stopping_patience(tmp_path, tiny_model_dir, new
     run_summarization.main(stopping_args(full))
     stopped_at = json.loads((full / "trainer_state.json").read_text())["global_step"]
     assert stopped_at < 6 * 2  # early stopping ended it
-    state = json.loads((full / "checkpoint-4" / "trainer_state.json").read_text())
-    assert state["stateful_callbacks"]["EarlyStoppingCallback"]["attributes"]["early_stopping_patience_counter"] > 0
+    def patience_counter(checkpoint):
+        state = json.loads((checkpoint / "trainer_state.json").read_text())
+        return state["stateful_callbacks"]["EarlyStoppingCallback"]["attributes"]["early_stopping_patience_counter"]
+
+    # A checkpoint before the stop whose patience count is already running (which epoch depends on the loss curve).
+    checkpoints = sorted(full.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[1]))
+    counting = [path for path in checkpoints if int(path.name.split("-")[1]) < stopped_at and patience_counter(path)]
+    assert counting, [(path.name, patience_counter(path)) for path in checkpoints]
     os.makedirs(resumed)
-    shutil.copytree(full / "checkpoint-4", resumed / "checkpoint-4")
+    shutil.copytree(counting[0], resumed / counting[0].name)
     run_summarization.main(stopping_args(resumed, "--resume_from_checkpoint", "true"))
     assert json.loads((resumed / "trainer_state.json").read_text())["global_step"] == stopped_at

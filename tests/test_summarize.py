@@ -1,5 +1,7 @@
 """The inference command reproduces each run's own predictions, and PEFT-format runs work with plain PEFT."""
 
+import dataclasses
+import io
 import json
 import os
 
@@ -8,8 +10,18 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 import summarize
+from core import run_folder
 from peft_methods import METHODS
+from summarization_data import PromptFormat
+from summarization_data.tokenization import generation_prompt, save_prompt_format
 from summarization_training import command_line
+from summarization_training.generation import (
+    decode_until_eos,
+    generate_summary_ids,
+    summary_generation_config,
+)
+
+from .conftest import RUN_MAX_NEW_TOKENS, make_tiny_gpt2
 
 
 def first_prediction(run_dir):
@@ -45,17 +57,29 @@ def test_peft_format_runs_work_with_plain_peft(method, runs, news_dir, tiny_mode
     ids = summarize.generation_prompt(tokenizer(article(news_dir, expected["id"]))["input_ids"],
                                       prompt_format.encode(tokenizer), prompt_format)
     inputs = torch.tensor([ids])
-    output = model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=16,
+    output = model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=RUN_MAX_NEW_TOKENS,
                             do_sample=False, pad_token_id=tokenizer.eos_token_id)
     summary = tokenizer.decode(output[0, inputs.shape[1]:], skip_special_tokens=True).strip()
     assert summary == expected["prediction"]
 
 
-def test_summarize_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
+def error_line(argv, capsys) -> str:
+    """summarize.main(argv) fails with exit code 2 and exactly one line on stderr, nothing on stdout."""
     with pytest.raises(SystemExit) as exit_info:
-        summarize.main(["--run_dir", str(tmp_path), str(tmp_path / "missing.txt")])
+        summarize.main(argv)
     assert exit_info.value.code == 2
-    assert "has no prompt_format.json" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("summarize.py: error: "), captured.err[-2000:]
+    return lines[0]
+
+
+def test_summarize_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
+    (tmp_path / "article.txt").write_text("Some article.")
+    line = error_line(["--run_dir", str(tmp_path), str(tmp_path / "article.txt")], capsys)
+    assert line == (f"summarize.py: error: {tmp_path} has no prompt_format.json (or it is unreadable): it is not a "
+                    "finished run of run_summarization.py")
 
 
 def record_generation(monkeypatch, generate: bool = True) -> list:
@@ -73,7 +97,7 @@ def record_generation(monkeypatch, generate: bool = True) -> list:
     return calls
 
 
-@pytest.mark.parametrize("method", ["lora", "prompt"])  # prompt: the soft prompt's positions count too
+@pytest.mark.parametrize("method", ["lora", "prompt", "full"])  # prompt: the soft prompt's positions count too
 def test_max_new_tokens_keeps_the_runs_minimum_article(method, runs, news_dir, tmp_path, capsys, monkeypatch):
     """Up to the limit the prompt keeps exactly min_article_tokens of article; one token more is refused."""
     run_dir = runs[method]
@@ -127,3 +151,121 @@ def test_summarize_refuses_a_non_positive_override(flag, tmp_path, capsys):
         summarize.main(["--run_dir", str(tmp_path), flag, "0"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == f"summarize.py: error: {flag} must be at least 1 (got 0)\n"
+
+
+# -- hand-made run folders: no training, a model whose summary depends on every token of its prompt -------------
+
+ARTICLE = " ".join(f"Item {i} of the council's budget was approved on day {i}." for i in range(12))
+RUN_FORMAT = PromptFormat(max_length=96, min_article_tokens=16, max_new_tokens=8)
+
+
+def make_run(folder, tokenizer, method: str, model, base_model_name_or_path: str) -> str:
+    """What summarize.py reads in a finished run: the weights (a whole model, or the method's files), the
+    tokenizer, the prompt format, the generation settings and the record of the method and its base model."""
+    model.save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    save_prompt_format(RUN_FORMAT, str(folder))
+    summary_generation_config(RUN_FORMAT.max_new_tokens, 1, 0, 1.0, tokenizer.eos_token_id, tokenizer.pad_token_id,
+                              "static").save_pretrained(str(folder))
+    run_folder.write_json(str(folder), run_folder.RUN_RESULTS,
+                          {"method": method, "base_model_name_or_path": base_model_name_or_path})
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory, tokenizer):
+    folder = tmp_path_factory.mktemp("full-run")
+    return make_run(folder, tokenizer, "full", make_tiny_gpt2(seed=5), str(folder))
+
+
+def expected_summary(model, tokenizer, prompt_format, article, max_new_tokens=None, num_beams=1):
+    """The summary of `article` made by hand: the pipeline's prompt for `prompt_format`, greedy or beams."""
+    ids = tokenizer(article, add_special_tokens=False)["input_ids"]
+    prompt = torch.tensor([generation_prompt(ids, prompt_format.encode(tokenizer), prompt_format)])
+    config = summary_generation_config(max_new_tokens or prompt_format.max_new_tokens, num_beams, 0, 1.0,
+                                       tokenizer.eos_token_id, tokenizer.pad_token_id, "static")
+    return decode_until_eos(generate_summary_ids(model, prompt, torch.ones_like(prompt), config), tokenizer)[0]
+
+
+def summarize_out(argv, capsys) -> str:
+    summarize.main(argv)
+    return capsys.readouterr().out
+
+
+def test_max_new_tokens_changes_the_article_budget_of_a_full_run(full_run, tokenizer, tmp_path, capsys):
+    """A longer summary leaves less article (prompt + summary stay within the run's max_length), for a full
+    run as for the others: the model's summary depends on its prompt, so the article cut shows in the output."""
+    model = AutoModelForCausalLM.from_pretrained(full_run).eval()
+    path = tmp_path / "article.txt"
+    path.write_text(ARTICLE)
+    longer = dataclasses.replace(RUN_FORMAT, max_new_tokens=24)
+    expected = expected_summary(model, tokenizer, longer, ARTICLE)
+    # The check can tell the budgets apart: the run's own article cut gives another 24-token summary.
+    assert expected != expected_summary(model, tokenizer, RUN_FORMAT, ARTICLE, max_new_tokens=24)
+    assert len(tokenizer(expected)["input_ids"]) > RUN_FORMAT.max_new_tokens
+    assert summarize_out(["--run_dir", full_run, "--max_new_tokens", "24", str(path)], capsys) == expected + "\n"
+    # Without the flag: the run's own budget and settings.
+    assert summarize_out(["--run_dir", full_run, str(path)], capsys) == expected_summary(
+        model, tokenizer, RUN_FORMAT, ARTICLE) + "\n"
+
+
+def test_num_beams_generates_with_beam_search(full_run, tokenizer, tmp_path, capsys, monkeypatch):
+    model = AutoModelForCausalLM.from_pretrained(full_run).eval()
+    path = tmp_path / "article.txt"
+    path.write_text(ARTICLE)
+    calls = record_generation(monkeypatch)
+    out = summarize_out(["--run_dir", full_run, "--num_beams", "3", str(path)], capsys)
+    (_, config), = calls
+    assert config.num_beams == 3 and config.early_stopping is True and config.max_new_tokens == 8
+    assert out == expected_summary(model, tokenizer, RUN_FORMAT, ARTICLE, num_beams=3) + "\n"
+
+
+def test_several_files_and_stdin(full_run, tmp_path, capsys, monkeypatch):
+    """One summary per file, in order, each followed by a blank line; stdin is one article; each summary is the one
+    its article gets alone."""
+    articles = [ARTICLE, "Heavy snow closed every school in the region on Tuesday. " * 4]
+    paths = []
+    for i, text in enumerate(articles):
+        paths.append(str(tmp_path / f"article{i}.txt"))
+        (tmp_path / f"article{i}.txt").write_text(text)
+    alone = [summarize_out(["--run_dir", full_run, path], capsys).rstrip("\n") for path in paths]
+    assert alone[0] != alone[1]
+    assert summarize_out(["--run_dir", full_run, *paths[::-1]], capsys) == f"{alone[1]}\n\n{alone[0]}\n\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(articles[1]))
+    assert summarize_out(["--run_dir", full_run], capsys) == alone[1] + "\n"
+
+
+def test_bad_articles_are_one_line_errors(full_run, tmp_path, capsys, monkeypatch):
+    blank = tmp_path / "blank.txt"
+    blank.write_text("  \n\t\n")
+    assert error_line(["--run_dir", full_run, str(blank)], capsys) == (
+        f"summarize.py: error: the article in {blank} is empty; give a file with text or pipe text to stdin")
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert error_line(["--run_dir", full_run], capsys).startswith("summarize.py: error: the article in stdin is empty")
+    missing = tmp_path / "missing.txt"
+    assert error_line(["--run_dir", full_run, str(blank), str(missing)], capsys) == (
+        f"summarize.py: error: article file {missing} does not exist")
+
+
+def test_base_model_flag_loads_a_run_whose_base_moved(tmp_path, tokenizer, tiny_model_dir, capsys):
+    """A run records the path of its base model; on another machine --base_model says where it is now."""
+    from peft_methods.soft_prompt import SoftPromptConfig, build_soft_prompt_model
+
+    model = build_soft_prompt_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir), SoftPromptConfig(),
+                                    tokenizer)
+    with torch.no_grad():
+        model.prompt_embeddings.normal_()  # a "trained" prompt: the summary differs from the base model's
+    moved = str(tmp_path / "moved-away")
+    run_dir = make_run(tmp_path / "prompt-run", tokenizer, "prompt", model, moved)
+    path = tmp_path / "article.txt"
+    path.write_text(ARTICLE)
+    capsys.readouterr()
+    line = error_line(["--run_dir", run_dir, str(path)], capsys)
+    assert line.startswith(f"summarize.py: error: cannot load the base model of {run_dir}") and moved in line
+    assert line.endswith("; pass --base_model if it lives elsewhere on this machine")
+    prompt_format = dataclasses.replace(RUN_FORMAT, num_virtual_tokens=model.num_virtual_tokens)
+    save_prompt_format(prompt_format, run_dir)
+    expected = expected_summary(model.eval(), tokenizer, prompt_format, ARTICLE)
+    assert expected != expected_summary(AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval(), tokenizer,
+                                        prompt_format, ARTICLE)
+    assert summarize_out(["--run_dir", run_dir, "--base_model", tiny_model_dir, str(path)], capsys) == expected + "\n"

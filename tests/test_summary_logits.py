@@ -61,18 +61,28 @@ def test_summary_only_logits_give_the_standard_loss_and_gradients(name, num_item
 
 
 def test_only_summary_positions_reach_the_head(tokenizer, tmp_path):
-    """The head sees exactly the positions that predict a labelled token (one per summary token)."""
-    model = build("lora", tokenizer)
+    """The head sees exactly the positions that predict a labelled token: position p for a label at p + 1 (the
+    causal-LM shift), one per summary token; compared by the hidden states themselves, not only their number
+    (the summary tokens' own positions are as many)."""
+    model = build("lora", tokenizer).eval()  # eval: no dropout, both passes see the same network
     head = model.get_output_embeddings()
-    rows = []
-    handle = head.register_forward_hook(lambda module, inputs, output: rows.append(inputs[0].shape))
+    seen = []
+    handle = head.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].detach()))
     args = SummarizationTrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True, eval_strategy="no",
-                                              save_strategy="no", load_best_model_at_end=False)
+                                          save_strategy="no", load_best_model_at_end=False)
     trainer = SummarizationTrainer(model=model, args=args, method=METHODS["lora"])
     batch = ragged_batch()
-    trainer.compute_loss(model, dict(batch))
+    with torch.no_grad():
+        trainer.compute_loss(model, dict(batch))
+        model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])  # every position
     handle.remove()
-    assert rows == [torch.Size([int((batch["labels"][:, 1:] != -100).sum()), model.config.n_embd])]
+    restricted, every = seen
+    labels = batch["labels"]
+    predicts_summary = torch.zeros_like(labels, dtype=torch.bool)
+    predicts_summary[:, :-1] = labels[:, 1:] != -100
+    assert restricted.shape == (int(predicts_summary.sum()), model.config.n_embd)
+    torch.testing.assert_close(restricted, every[predicts_summary])
+    assert not torch.allclose(every[predicts_summary], every[labels != -100])  # the check can tell them apart
 
 
 def trainer_with(model, tmp_path, **overrides):

@@ -88,3 +88,24 @@ def test_collator_masks_padding_by_position_even_though_pad_is_eos(tokenizer):
     p = len(short["prompt_input_ids"])
     assert batch["prompt_input_ids"][0, -p:].tolist() == short["prompt_input_ids"]
     assert batch["prompt_attention_mask"][0].tolist() == [0] * (batch["prompt_input_ids"].shape[1] - p) + [1] * p
+
+
+def test_min_article_tokens_is_the_boundary_of_what_is_kept(tokenizer, caplog):
+    """An example whose summary leaves exactly --min_article_tokens article tokens is kept (with exactly that many);
+    a summary one token longer leaves one fewer, and its example is dropped and counted."""
+    minimum, virtual, max_new_tokens = 20, 3, 4
+    article = " ".join(f"word{i}" for i in range(60))
+    fits, one_longer = "Rain fell in Oslo.", "Rain fell in Oslo today."
+    separator, summary = encode(tokenizer, "\nTL;DR:"), encode(tokenizer, " " + fits)
+    assert len(encode(tokenizer, " " + one_longer)) == len(summary) + 1
+    max_length = virtual + minimum + len(separator) + len(summary) + 1  # + EOS
+    prompt_format = PromptFormat(max_length=max_length, num_virtual_tokens=virtual, min_article_tokens=minimum,
+                                 max_new_tokens=max_new_tokens)
+    raw = DatasetDict({"train": Dataset.from_dict({"id": ["fits", "one-longer"], "article": [article] * 2,
+                                                   "highlights": [fits, one_longer]})})
+    with caplog.at_level("WARNING"):
+        kept = tokenize_splits(raw, tokenizer, prompt_format, load_from_cache_file=False)["train"]
+    assert kept["id"] == ["fits"]
+    assert "train: dropped 1 of 2 examples" in caplog.text and f"at least {minimum} article tokens" in caplog.text
+    assert kept[0]["input_ids"] == encode(tokenizer, article)[:minimum] + separator + summary + [tokenizer.eos_token_id]
+    assert len(kept[0]["input_ids"]) + virtual == max_length
