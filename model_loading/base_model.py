@@ -56,16 +56,10 @@ def load_base_model(model_name_or_path: str, loading: ModelLoadingArguments | No
     loading = loading or ModelLoadingArguments()
     source = tokenizer_name or model_name_or_path
     common = {"cache_dir": loading.cache_dir, "trust_remote_code": loading.trust_remote_code}
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, **common)
-        model = AutoModelForCausalLM.from_pretrained(model_name_or_path,
-                                                     attn_implementation=loading.attn_implementation, **common)
-    except ValueError as error:  # e.g. an attention kernel this model does not implement
-        raise BadInputError(f"cannot load {what} '{model_name_or_path}': {str(error).splitlines()[0]}") from error
-    except OSError as error:
-        offline = " (HF_HUB_OFFLINE is set: only local folders and cached models work)" if os.environ.get(
-            "HF_HUB_OFFLINE") == "1" else ""
-        raise BadInputError(f"cannot load {what} '{source}'{offline}: {str(error).splitlines()[0]}") from error
+    tokenizer = load_or_explain(AutoTokenizer.from_pretrained, source,
+                                what if source == model_name_or_path else f"the tokenizer of {what}", **common)
+    model = load_or_explain(AutoModelForCausalLM.from_pretrained, model_name_or_path, what,
+                            attn_implementation=loading.attn_implementation, **common)
     if tokenizer.eos_token_id is None:
         raise BadInputError(f"the tokenizer of '{source}' has no end-of-sequence token: a summary could never end; "
                             "use a tokenizer that defines eos_token")
@@ -73,6 +67,18 @@ def load_base_model(model_name_or_path: str, loading: ModelLoadingArguments | No
         tokenizer.pad_token = tokenizer.eos_token  # padding is masked by position, so sharing EOS is safe
     use_fused_gelu(model)
     return model, tokenizer
+
+
+def load_or_explain(from_pretrained, name: str, what: str, **kwargs):
+    """`from_pretrained(name, **kwargs)`, its failures a one-line BadInputError naming `what` and `name`."""
+    try:
+        return from_pretrained(name, **kwargs)
+    except ValueError as error:  # e.g. an attention kernel this model does not implement
+        raise BadInputError(f"cannot load {what} '{name}': {str(error).splitlines()[0]}") from error
+    except OSError as error:
+        offline = " (HF_HUB_OFFLINE is set: only local folders and cached models work)" if os.environ.get(
+            "HF_HUB_OFFLINE") == "1" else ""
+        raise BadInputError(f"cannot load {what} '{name}'{offline}: {str(error).splitlines()[0]}") from error
 
 
 def base_model_provenance(model_name_or_path: str) -> dict:

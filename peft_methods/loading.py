@@ -54,4 +54,15 @@ def load_trained_model(run_dir: str, base_model_name_or_path: str | None = None,
                                           what=f"the base model of {run_dir}")
     except BadInputError as error:
         raise BadInputError(f"{error}; pass --base_model if it lives elsewhere on this machine") from error
-    return method.load_run(base, run_dir).eval(), tokenizer, method
+    try:
+        model = method.load_run(base, run_dir)
+    except RuntimeError as error:  # torch's size mismatch: weights trained on a base of another shape
+        raise BadInputError(f"{run_dir} does not fit the base model '{base_name}' ({mismatch_line(error)}); pass "
+                            "--base_model with the model it was trained on") from error
+    return model.eval(), tokenizer, method
+
+
+def mismatch_line(error: RuntimeError) -> str:
+    """The informative line of torch's multi-line load_state_dict error (its first line names no tensor)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return next((line for line in lines if "size mismatch" in line), lines[0] if lines else type(error).__name__)

@@ -109,7 +109,8 @@ def test_train_file_alone_names_the_missing_validation_data(tiny_model_dir, news
     # configs/lora.yaml's --data_dir (./cnn_dailymail, not here) would hold the validation split: named as missing.
     line = one_line_error(run_summarization.main, run_args(tiny_model_dir, tmp_path / "out", "--do_train",
                                                            "--train_file", train_file), capsys)
-    assert line.startswith("run_summarization.py: error: --data_dir cnn_dailymail does not exist")
+    assert line == ("run_summarization.py: error: no validation data: --data_dir cnn_dailymail does not exist; "
+                    "pass --validation_file (or a --data_dir that holds validation.csv)")
     # A config file without a --data_dir: the validation split has no source at all.
     config = tmp_path / "no-data-dir.json"
     config.write_text(json.dumps({"method": "lora", "model_name_or_path": tiny_model_dir, "lora_r": 2,
@@ -137,3 +138,29 @@ def test_json_config_file_is_read_like_yaml(tmp_path, capsys):
     config.write_text('{"method": "lora",}')
     line = one_line_error(run_summarization.main, [str(config)], capsys)
     assert line.startswith(f"run_summarization.py: error: config file {config} is not valid JSON: ")
+
+
+@pytest.mark.parametrize("method", ["lora", "ia3", "head"])
+def test_run_on_a_base_of_another_width_is_a_one_line_error(method, tokenizer, tmp_path):
+    """Weights trained on a 32-wide base, loaded on a 64-wide one: named as a mismatch, not torch's traceback."""
+    row, run_dir, wide_dir = METHODS[method], tmp_path / "run", tmp_path / "wide-base"
+    row.save(row.build(make_tiny_gpt2(), row.config_class(), tokenizer), str(run_dir))
+    tokenizer.save_pretrained(str(run_dir))
+    make_tiny_gpt2(n_embd=64, n_head=2).save_pretrained(str(wide_dir))
+    tokenizer.save_pretrained(str(wide_dir))
+    with pytest.raises(BadInputError) as error:
+        load_trained_model(str(run_dir), str(wide_dir))
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(f"{run_dir} does not fit the base model '{wide_dir}' (")
+    assert "size mismatch" in message and "pass --base_model with the model it was trained on" in message
+
+
+def test_a_model_that_fails_to_load_is_named_not_its_tokenizer(tokenizer_dir, tmp_path):
+    """The tokenizer loads from one folder, the weights fail in another: the error names the weights' folder."""
+    empty = tmp_path / "no-weights"
+    empty.mkdir()
+    with pytest.raises(BadInputError, match=f"^cannot load model '{empty}'") as error:
+        load_base_model(str(empty), tokenizer_name=tokenizer_dir)
+    assert tokenizer_dir not in str(error.value)
+    with pytest.raises(BadInputError, match=f"^cannot load the tokenizer of model '{empty}'"):
+        load_base_model(tokenizer_dir, tokenizer_name=str(empty))

@@ -152,7 +152,8 @@ def test_round_trip_with_pandas(written):
 
 
 def test_round_trip_with_datasets(written, tmp_path):
-    datasets = pytest.importorskip("datasets")
+    import datasets
+
     paths, expected = written
     files = {split: str(path) for split, path in paths.items()}
     ds = datasets.load_dataset("csv", data_files=files, cache_dir=str(tmp_path))
