@@ -1,5 +1,7 @@
 """Graceful preemption: on SIGTERM (what schedulers send before killing a job) finish the current step,
-save a checkpoint, say how to resume, and stop. A second SIGTERM or a SIGINT then exits at once.
+save a checkpoint, say how to resume, and stop. A second SIGTERM or a SIGINT then exits at once. A signal
+during an evaluation or a checkpoint save stops the run after it, at that step's checkpoint. With several
+processes, all of them stop at the same step, even when only one was signalled.
 
 The resumed run must be the uninterrupted one: stopped mid-epoch, the run saves without evaluating (an
 evaluation there would take part in best-model choice, early stopping and checkpoint rotation), and the
@@ -100,25 +102,36 @@ class PreemptionCallback(TrainerCallback):
         if state.global_step > 0 and not scheduled_save(args, state):
             self._extra_checkpoint = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
 
-    def on_step_end(self, args, state, control, **kwargs):
+    def _requested_anywhere(self, args) -> bool:
+        """Whether any process has been signalled. Every process asks at the same points (a step's end, an
+        epoch's end, a checkpoint save), so all of them decide alike, even when only one got the signal, or
+        got it a moment after the others: a process that stopped or saved alone would leave the others
+        waiting."""
         if torch.distributed.is_available() and torch.distributed.is_initialized():
-            # All ranks stop at the same step, even if only one of them got the signal.
             flag = torch.tensor([int(self.requested)], device=args.device)
             torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
             self.requested = bool(flag.item())
-        if self.requested:
+        return self.requested
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._requested_anywhere(args):
             # Leaving the step loop, Trainer still ends the epoch: the checkpoint is saved there (on_epoch_end),
             # after whatever the schedule does at this step.
             control.should_training_stop = True
 
     def on_epoch_end(self, args, state, control, **kwargs):
-        if not self.requested:
+        if not self._requested_anywhere(args):
             return
+        # Also when the signal came after the epoch's last step had ended (while it logged or evaluated): stop
+        # here, not one step into the next epoch.
+        control.should_training_stop = True
         if not float(state.epoch).is_integer():
             # Stopped mid-epoch: DefaultFlowCallback has just asked for the end-of-epoch evaluation. On the
             # epoch's last step it is the scheduled one, and must stay: the resumed run starts the next epoch.
             control.should_evaluate = False
         control.should_save = self._saved_step != state.global_step  # once, even if the schedule saved here
+        if not control.should_save and self.checkpoint is None:
+            self._stopping(args, state)  # the schedule saved at this step before the signal came
         control.should_log = True  # the loss up to the checkpoint is in the log, so run totals can carry it
 
     def on_save(self, args, state, control, **kwargs):
@@ -128,14 +141,21 @@ class PreemptionCallback(TrainerCallback):
             # An uninterrupted run never makes this checkpoint; with a newer one complete, resuming needs it no more.
             shutil.rmtree(extra, ignore_errors=True)
             self._extra_checkpoint = None
-        if self.requested:
-            # Ending train(), Trainer loads the best weights and, with save_total_limit 1, deletes every
-            # checkpoint but the best: this one, needed to resume, too. The run stops here; the saved state
-            # keeps the best.
-            state.best_model_checkpoint = None
-            self.checkpoint = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
-            logger.warning("preempted: checkpoint saved in %s; resume with --output_dir %s "
-                           "--resume_from_checkpoint true", self.checkpoint, args.output_dir)
+        if self._requested_anywhere(args):
+            # Also when the signal came during this step's evaluation or save, after its end was checked: this
+            # checkpoint is the one to resume from. Training on to the next step would save another one, with
+            # the best checkpoint forgotten (below).
+            control.should_training_stop = True
+            self._stopping(args, state)
+
+    def _stopping(self, args, state) -> None:
+        # Ending train(), Trainer loads the best weights and, with save_total_limit 1, deletes every
+        # checkpoint but the best: this one, needed to resume, too. The run stops here; the saved state keeps
+        # the best.
+        state.best_model_checkpoint = None
+        self.checkpoint = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+        logger.warning("preempted: checkpoint saved in %s; resume with --output_dir %s "
+                       "--resume_from_checkpoint true", self.checkpoint, args.output_dir)
 
     def on_train_end(self, args, state, control, **kwargs):
         self._training = False
