@@ -12,7 +12,6 @@ import threading
 from types import SimpleNamespace
 
 import pytest
-import torch
 from safetensors.torch import load_file
 from transformers import TrainerState
 
@@ -21,26 +20,9 @@ from core import run_folder
 from summarization_training import SummarizationTrainer
 from summarization_training.checkpointing import save_checkpoint_atomically
 
-from .test_resume import WEIGHTS, args
+from .test_resume import CUDA_TOLERANCE, ON_CUDA, WEIGHTS, args, assert_same_weights
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-# Runs train on CUDA when there is one, and CUDA kernels are not deterministic (atomic adds in backward
-# passes, the reduction order cuBLAS picks): two identical GPU runs differ in the last bits. CPU kernels are,
-# so there a resumed run must equal the uninterrupted one exactly.
-ON_CUDA = torch.cuda.is_available()
-CUDA_TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
-
-
-def assert_same_weights(a, b):
-    """Two state dicts of weights trained by two runs: equal on CPU, within CUDA_TOLERANCE on CUDA."""
-    assert a.keys() == b.keys()
-    for name in a:
-        if ON_CUDA:
-            torch.testing.assert_close(a[name], b[name], **CUDA_TOLERANCE, msg=name)
-        else:
-            assert torch.equal(a[name], b[name]), name
-
 
 def recomputed(expected, rel=0.0):
     """What a number (or list of numbers) computed again by another run must equal: `expected` on CPU, or

@@ -15,6 +15,23 @@ from peft_methods import METHODS
 WEIGHTS = {name: next(f for f in row.saved_files if f.endswith(".safetensors")) for name, row in METHODS.items()}
 
 
+# Runs train on CUDA when there is one, and CUDA kernels are not deterministic (atomic adds in backward
+# passes, the reduction order cuBLAS picks): two identical GPU runs differ in the last bits. CPU kernels are,
+# so there a resumed run must equal the uninterrupted one exactly.
+ON_CUDA = torch.cuda.is_available()
+CUDA_TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
+
+
+def assert_same_weights(a, b):
+    """Two state dicts of weights trained by two runs: equal on CPU, within CUDA_TOLERANCE on CUDA."""
+    assert a.keys() == b.keys()
+    for name in a:
+        if ON_CUDA:
+            torch.testing.assert_close(a[name], b[name], **CUDA_TOLERANCE, msg=name)
+        else:
+            assert torch.equal(a[name], b[name]), name
+
+
 def args(model_dir, data_dir, out, method, *extra):
     return ["--method", method, "--model_name_or_path", model_dir, "--data_dir", data_dir, "--output_dir", out,
             "--do_train", "--num_train_epochs", "2", "--per_device_train_batch_size", "8", "--max_length", "192",
@@ -32,7 +49,7 @@ def test_resumed_run_equals_uninterrupted_run(method, tmp_path, tiny_model_dir, 
     shutil.copytree(full / "checkpoint-2", resumed / "checkpoint-2")
     run_summarization.main(args(tiny_model_dir, news_dir, str(resumed), method, "--resume_from_checkpoint", "true"))
     a, b = load_file(full / WEIGHTS[method]), load_file(resumed / WEIGHTS[method])
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert_same_weights(a, b)
     initial = load_file(full / "checkpoint-2" / WEIGHTS[method])
     assert not all(torch.equal(a[k], initial[k]) for k in a)  # the second epoch did change something
 

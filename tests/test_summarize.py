@@ -36,6 +36,13 @@ def article(news_dir, example_id):
         return next(row["article"] for row in csv.DictReader(handle) if row["id"] == example_id)
 
 
+# The run generated its summaries in left-padded batches, these tests one article alone: on CPU the kernels are
+# deterministic and padding is masked, so greedy decoding must give the same text; CUDA kernels differ in the last
+# bits between batch shapes, which can flip a near-tie between two tokens and change every word after it.
+CPU_ONLY = pytest.mark.skipif(torch.cuda.is_available(), reason="exact greedy text is reproducible on CPU kernels only")
+
+
+@CPU_ONLY
 @pytest.mark.parametrize("method", list(METHODS))
 def test_summarize_command_equals_the_runs_predictions(method, runs, news_dir, tmp_path, capsys):
     expected = first_prediction(runs[method])
@@ -45,6 +52,7 @@ def test_summarize_command_equals_the_runs_predictions(method, runs, news_dir, t
     assert capsys.readouterr().out.strip() == expected["prediction"]
 
 
+@CPU_ONLY
 @pytest.mark.parametrize("method", ["prompt", "lora"])
 def test_peft_format_runs_work_with_plain_peft(method, runs, news_dir, tiny_model_dir):
     """The card's snippet: PeftModel.from_pretrained + generate, prompt sliced off, same summary."""

@@ -109,3 +109,31 @@ def test_min_article_tokens_is_the_boundary_of_what_is_kept(tokenizer, caplog):
     assert "train: dropped 1 of 2 examples" in caplog.text and f"at least {minimum} article tokens" in caplog.text
     assert kept[0]["input_ids"] == encode(tokenizer, article)[:minimum] + separator + summary + [tokenizer.eos_token_id]
     assert len(kept[0]["input_ids"]) + virtual == max_length
+
+
+def test_tokenization_cache_key_changes_with_what_the_tokens_depend_on_and_only_then(tokenizer_dir):
+    """The map's cache key is ours (datasets would pickle the whole vocabulary): a cached result must never be
+    reused for another tokenizer, prompt format or column, and must be reused for the same ones."""
+    from transformers import GPT2TokenizerFast
+
+    from summarization_data.tokenization import map_fingerprint
+
+    def fresh():
+        loaded = GPT2TokenizerFast.from_pretrained(tokenizer_dir)
+        loaded.pad_token = loaded.eos_token
+        return loaded
+
+    data = Dataset.from_dict({"article": ["One two three."], "highlights": ["One."]})
+    key = map_fingerprint(data, fresh(), PromptFormat(max_length=64), "article", "highlights")
+    assert key == map_fingerprint(data, fresh(), PromptFormat(max_length=64), "article", "highlights")
+    other_data = Dataset.from_dict({"article": ["One two four."], "highlights": ["One."]})
+    with_token = fresh()
+    with_token.add_special_tokens({"additional_special_tokens": ["<extra>"]})
+    left = fresh()
+    left.padding_side = "left"
+    changed = [map_fingerprint(other_data, fresh(), PromptFormat(max_length=64), "article", "highlights"),
+               map_fingerprint(data, with_token, PromptFormat(max_length=64), "article", "highlights"),
+               map_fingerprint(data, left, PromptFormat(max_length=64), "article", "highlights"),
+               map_fingerprint(data, fresh(), PromptFormat(max_length=65), "article", "highlights"),
+               map_fingerprint(data, fresh(), PromptFormat(max_length=64), "highlights", "article")]
+    assert key not in changed and len(set(changed)) == len(changed)
