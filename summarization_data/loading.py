@@ -27,13 +27,13 @@ def resolve_data_files(
     """Explicit `--<split>_file` wins over `<data_dir>/<split>.csv`; every wanted split must resolve."""
     resolved = {}
     missing = [split for split in wanted if not files.get(split)]
-    if data_dir and not os.path.isdir(data_dir) and missing and len(missing) < len(wanted):
-        raise BadInputError(  # some --<split>_file flags given: the others are what the user forgot
-            f"no {' or '.join(missing)} data: --data_dir {data_dir} does not exist; pass "
-            f"{' and '.join(f'--{split}_file' for split in missing)} (or a --data_dir that holds "
-            f"{', '.join(SPLIT_FILE_NAMES[split] for split in missing)})"
-        )
     if data_dir and not os.path.isdir(data_dir) and missing:
+        if len(missing) < len(wanted):  # some --<split>_file flags given: the others are what the user forgot
+            raise BadInputError(
+                f"no {' or '.join(missing)} data: --data_dir {data_dir} does not exist; pass "
+                f"{' and '.join(f'--{split}_file' for split in missing)} (or a --data_dir that holds "
+                f"{', '.join(SPLIT_FILE_NAMES[split] for split in missing)})"
+            )
         raise BadInputError(
             f"--data_dir {data_dir} does not exist: download the Kaggle dataset "
             f"'newspaper-text-summarization-cnn-dailymail' ({', '.join(SPLIT_FILE_NAMES.values())}) into it, "

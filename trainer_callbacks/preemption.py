@@ -1,5 +1,6 @@
 """Graceful preemption: on SIGTERM (what schedulers send before killing a job) finish the current step,
-save a checkpoint, say how to resume, and stop. A second SIGTERM or a SIGINT then exits at once. A signal
+save a checkpoint, say how to resume, and stop; a first SIGINT (Ctrl-C) does the same. A second signal of
+either kind then exits at once. A signal
 during an evaluation or a checkpoint save stops the run after it, at that step's checkpoint. With several
 processes, all of them stop at the same step, even when only one was signalled.
 
