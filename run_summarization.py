@@ -26,13 +26,13 @@ from model_cards import push_run_to_hub, write_model_card
 from model_loading import base_model_provenance, load_base_model
 from peft_methods import RUNNABLE, count_parameters
 from reporting import plot_loss_curves
-from summarization_data import PromptFormat, SummarizationCollator, load_summarization_splits, tokenize_splits
+from summarization_data import SummarizationCollator, load_summarization_splits, tokenize_splits
 from summarization_data.loading import resolve_data_files
-from summarization_data.tokenization import chat_prompt_format, save_prompt_format
 from summarization_training import SummarizationTrainer
 from summarization_training.command_line import parse_arguments
 from summarization_training.forgetting import ARTICLES as FORGETTING_ARTICLES
 from summarization_training.forgetting import general_text_loss
+from summary_generation import PromptFormat, chat_prompt_format, save_prompt_format
 from trainer_callbacks import (
     PeakMemoryCallback,
     PreemptionCallback,
@@ -168,10 +168,10 @@ def run(argv: list[str] | None = None) -> dict:
         if trainer.is_world_process_zero():
             # What summarize.py needs to reproduce this run's summaries, then all_results.json: the run is finished.
             save_prompt_format(prompt_format, training_args.output_dir)
-            generation_config = training_args.generation_config(tokenizer)
-            generation_config.save_pretrained(training_args.output_dir)
+            summary_settings = training_args.summary_settings(tokenizer)
+            summary_settings.save(training_args.output_dir)
             trainer.save_metrics("all", results, combined=False)
-            publish_run(training_args, data_args, method_config, results, prompt_format, generation_config,
+            publish_run(training_args, data_args, method_config, results, prompt_format, summary_settings,
                         baselines, origin.get("conversion"), provenance,
                         repo_id=training_args.hub_model_id if push else None, hub_token=hub_token)
     finally:
@@ -180,7 +180,7 @@ def run(argv: list[str] | None = None) -> dict:
 
 
 def publish_run(training_args, data_args, method_config, results: dict, prompt_format: PromptFormat,
-                generation_config, baselines: dict, base_model_note: str | None, provenance: dict,
+                summary_settings, baselines: dict, base_model_note: str | None, provenance: dict,
                 repo_id: str | None, hub_token: str | None) -> None:
     """The model card (README.md) and, with --push_to_hub, the upload of the finished run folder."""
     hyperparameters = {
@@ -197,7 +197,7 @@ def publish_run(training_args, data_args, method_config, results: dict, prompt_f
                      base_model=results["base_model"], base_model_note=base_model_note,
                      dataset_name=data_args.dataset_name, separator=prompt_format.separator,
                      prefix=prompt_format.prefix, num_virtual_tokens=prompt_format.num_virtual_tokens,
-                     generation=generation_config.to_diff_dict(), baselines=baselines, repo_id=repo_id,
+                     generation=summary_settings.generation_config().to_diff_dict(), baselines=baselines, repo_id=repo_id,
                      provenance=provenance)
     logger.info("run folder: %s", os.path.abspath(training_args.output_dir))
     if repo_id is not None:

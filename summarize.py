@@ -4,11 +4,12 @@
     python summarize.py --run_dir runs/lora article.txt          # one article per file
     cat article.txt | python summarize.py --run_dir runs/lora    # or from stdin
     python summarize.py --run_dir runs/prompt --base_model gpt2 --num_beams 1 a.txt b.txt
+    python summarize.py --run_dir runs/lora --lines < articles.txt   # one article per line, in batches
 
 Uses the run's own prompt format (`prompt_format.json`: separator, length budget) and generation
-settings (`generation_config.json`), so a summary here equals the run's `generated_predictions.jsonl`
-for the same article. Flags override the generation settings; the config is rebuilt from them the way the
-pipeline builds it, so `--num_beams 4` here equals a run made with `--generation_num_beams 4`.
+settings (`generation_config.json`), through the pipeline's own generation loop (`summary_generation`), so a
+summary here equals the run's `generated_predictions.jsonl` for the same article. Flags override the
+generation settings: `--num_beams 4` here equals a run made with `--generation_num_beams 4`.
 """
 
 from __future__ import annotations
@@ -20,43 +21,28 @@ import sys
 from dataclasses import dataclass, field
 
 import torch
-from transformers import GenerationConfig, HfArgumentParser
+from transformers import HfArgumentParser
 
-from core import BadInputError, run_cli, run_folder
+from core import BadInputError, run_cli
 from model_loading import ModelLoadingArguments
 from peft_methods.loading import load_trained_model
-from summarization_data import PromptFormat
-from summarization_data.tokenization import generation_prompt, load_prompt_format
-from summarization_training.generation import (
-    decode_until_eos,
-    generate_summary_ids,
-    summary_generation_config,
+from summary_generation import (
+    PromptFormat,
+    SummarySettings,
+    generate_summaries,
+    generation_prompt,
+    load_prompt_format,
 )
 
 
-def summarize(articles: list[str], model, tokenizer, prompt_format: PromptFormat,
-              generation_config: GenerationConfig) -> list[str]:
-    """One article at a time: no padding, so the result is independent of what else is summarized."""
+def summarize(articles: list[str], model, tokenizer, prompt_format: PromptFormat, settings: SummarySettings,
+              batch_size: int = 8) -> list[str]:
+    """The articles laid out as the run laid out its test articles, summarized in left-padded batches."""
     format_ids = prompt_format.encode(tokenizer)
-    summaries = []
-    for article in articles:
-        article_ids = tokenizer(article.strip(), add_special_tokens=False, verbose=False)["input_ids"]
-        prompt = torch.tensor([generation_prompt(article_ids, format_ids, prompt_format)])
-        new_tokens = generate_summary_ids(model, prompt, torch.ones_like(prompt), generation_config)
-        summaries += decode_until_eos(new_tokens, tokenizer)
-    return summaries
-
-
-def run_generation_config(run_dir: str, max_new_tokens: int | None = None,
-                          num_beams: int | None = None) -> GenerationConfig:
-    """The run's saved settings plus the overrides, through the pipeline's own builder: settings derived from
-    others (early_stopping from the beam width) then follow the override instead of keeping the saved value."""
-    saved = run_folder.read_generation_config(run_dir)
-    return summary_generation_config(
-        max_new_tokens or saved.max_new_tokens, num_beams or saved.num_beams,
-        getattr(saved, "summary_no_repeat_ngram_size", 0), saved.length_penalty, saved.eos_token_id,
-        saved.pad_token_id, saved.cache_implementation,
-    )
+    article_ids = tokenizer([article.strip() for article in articles], add_special_tokens=False,
+                            verbose=False)["input_ids"]
+    prompts = [generation_prompt(ids, format_ids, prompt_format) for ids in article_ids]
+    return generate_summaries(model, tokenizer, prompts, settings, batch_size).texts
 
 
 def check_article_room(prompt_format: PromptFormat, num_format_tokens: int) -> None:
@@ -80,26 +66,35 @@ class SummarizeArguments:
         default=None, metadata={"help": "Base model id/folder, if not the one recorded in the run."})
     max_new_tokens: int | None = field(default=None, metadata={"help": "Override the run's maximum summary length."})
     num_beams: int | None = field(default=None, metadata={"help": "Override the run's beam width."})
+    lines: bool = field(default=False, metadata={"help": "Every non-empty line (of stdin or each file) is an "
+                                                         "article; default: a whole file (or stdin) is one."})
+    batch_size: int = field(default=8, metadata={"help": "Articles summarized together (left-padded batches)."})
+    device: str | None = field(default=None, metadata={"help": "Where to run: 'cuda', 'cpu', ... (default: the "
+                                                               "GPU when there is one)."})
 
     def __post_init__(self):
-        for flag, value in (("--max_new_tokens", self.max_new_tokens), ("--num_beams", self.num_beams)):
+        for flag, value in (("--max_new_tokens", self.max_new_tokens), ("--num_beams", self.num_beams),
+                            ("--batch_size", self.batch_size)):
             if value is not None and value < 1:
                 raise BadInputError(f"{flag} must be at least 1 (got {value})")
 
 
-def read_articles(files: list[str]) -> list[str]:
-    """One article per file; none: one article from stdin."""
-    articles = []
+def read_articles(files: list[str], lines: bool = False) -> list[str]:
+    """One article per file (none: stdin); with `lines`, one per non-empty line of each."""
+    texts = []
     for path in files:
         if not os.path.isfile(path):
             raise BadInputError(f"article file {path} does not exist")
         with open(path, encoding="utf-8", errors="replace") as handle:
-            articles.append(handle.read())
+            texts.append((path, handle.read()))
     if not files:
-        articles.append(sys.stdin.read())
-    for path, article in zip(files or ["stdin"], articles, strict=True):
-        if not article.strip():
+        texts.append(("stdin", sys.stdin.read()))
+    articles = []
+    for path, text in texts:
+        found = [line for line in text.splitlines() if line.strip()] if lines else [text]
+        if not any(article.strip() for article in found):
             raise BadInputError(f"the article in {path} is empty; give a file with text or pipe text to stdin")
+        articles += found
     return articles
 
 
@@ -109,13 +104,15 @@ def run(argv: list[str] | None = None) -> list[str]:
     parser.add_argument("files", nargs="*", help="Article files (one article each). None: read stdin.")
     args, loading, rest = parser.parse_args_into_dataclasses(args=argv)
     prompt_format = load_prompt_format(args.run_dir)
-    generation_config = run_generation_config(args.run_dir, args.max_new_tokens, args.num_beams)
+    settings = SummarySettings.from_run(args.run_dir).replace(max_new_tokens=args.max_new_tokens,
+                                                               num_beams=args.num_beams)
     # keep prompt + summary within the length the run was trained with
-    prompt_format = dataclasses.replace(prompt_format, max_new_tokens=generation_config.max_new_tokens)
-    articles = read_articles(rest.files)
+    prompt_format = dataclasses.replace(prompt_format, max_new_tokens=settings.max_new_tokens)
+    articles = read_articles(rest.files, args.lines)
     model, tokenizer, _ = load_trained_model(args.run_dir, args.base_model, loading)
+    model.to(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     check_article_room(prompt_format, sum(map(len, prompt_format.encode(tokenizer))))
-    summaries = summarize(articles, model, tokenizer, prompt_format, generation_config)
+    summaries = summarize(articles, model, tokenizer, prompt_format, settings, args.batch_size)
     for summary in summaries:
         print(summary + ("\n" if len(articles) > 1 else ""))
     return summaries

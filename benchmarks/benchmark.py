@@ -31,7 +31,7 @@ from peft_methods import METHODS, count_parameters
 from summarization_data import SummarizationCollator
 from summarization_training import SummarizationTrainer, SummarizationTrainingArguments
 from summarization_training.command_line import config_path, parse_arguments
-from summarization_training.generation import summary_generation_config
+from summary_generation import SummarySettings
 
 from .measure import (
     Peaks,
@@ -138,7 +138,7 @@ def benchmark_method(name, preset, dataset, args, peak_flops, peaks) -> dict:
 
 def benchmark_generation(model, preset, dataset, bf16, peaks) -> dict:
     # Greedy, every summary max_new_tokens long (random weights rarely say EOS; this is the worst case).
-    config = summary_generation_config(preset.max_new_tokens, 1, 0, 1.0, EOS_ID, PAD_ID)
+    config = SummarySettings(preset.max_new_tokens, 1, 0, 1.0, eos_token_id=EOS_ID, pad_token_id=PAD_ID).generation_config()
     config.min_new_tokens = preset.max_new_tokens
     prompts = dataset["prompt_input_ids"][:preset.generation_prompts]
     batched, batched_ids = time_generation(model, prompts, preset.generation_batch_size, config, PAD_ID, bf16, peaks)

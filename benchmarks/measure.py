@@ -12,8 +12,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import TrainerCallback, set_seed
 
-from summarization_data.collator import attention_masks, pad_sequences
-from summarization_training.generation import generate_summary_ids
+from summary_generation.generate import generate_summary_ids
+from summary_generation.padding import attention_masks, pad_sequences
 from trainer_callbacks.memory import MB, HostPeakMemory
 
 

@@ -51,6 +51,7 @@ def load_base_model(model_name_or_path: str, loading: ModelLoadingArguments | No
                     tokenizer_name: str | None = None, what: str = "model"):
     """(model, tokenizer). Problems the user can fix (a missing folder, no network, a kernel the model does not
     implement) are one-line BadInputErrors that name `what` was being loaded."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     loading = loading or ModelLoadingArguments()
@@ -58,8 +59,11 @@ def load_base_model(model_name_or_path: str, loading: ModelLoadingArguments | No
     common = {"cache_dir": loading.cache_dir, "trust_remote_code": loading.trust_remote_code}
     tokenizer = load_or_explain(AutoTokenizer.from_pretrained, source,
                                 what if source == model_name_or_path else f"the tokenizer of {what}", **common)
+    # fp32 whatever the checkpoint's dtype (transformers 5 would load a bf16 checkpoint, e.g. SmolLM2's on the Hub,
+    # in bf16): the weights are the master copy that --bf16 trains under autocast, and a bf16 master copy loses
+    # small updates. Generation decodes in these same weights (summary_generation.generate).
     model = load_or_explain(AutoModelForCausalLM.from_pretrained, model_name_or_path, what,
-                            attn_implementation=loading.attn_implementation, **common)
+                            attn_implementation=loading.attn_implementation, dtype=torch.float32, **common)
     if tokenizer.eos_token_id is None:
         raise BadInputError(f"the tokenizer of '{source}' has no end-of-sequence token: a summary could never end; "
                             "use a tokenizer that defines eos_token")

@@ -2,10 +2,9 @@
 
 from .collator import SummarizationCollator
 from .loading import load_summarization_splits
-from .tokenization import PromptFormat, tokenize_splits
+from .tokenization import tokenize_splits
 
 __all__ = [
-    "PromptFormat",
     "SummarizationCollator",
     "load_summarization_splits",
     "tokenize_splits",

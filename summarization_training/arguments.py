@@ -6,12 +6,12 @@ import logging
 from dataclasses import dataclass, field
 
 import torch
-from transformers import GenerationConfig, TrainingArguments
+from transformers import TrainingArguments
 from transformers.utils import is_torch_bf16_gpu_available, is_torch_tf32_available
 
 from core.errors import BadInputError
-
-from .generation import summary_generation_config
+from summary_generation import SummarySettings
+from summary_generation.settings import CACHES
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class SummarizationTrainingArguments(TrainingArguments):
     generation_cache: str = field(
         default="static",
         metadata={"help": "KV cache for generation: 'static' (allocated once per batch) or 'dynamic' (grows by "
-                          "concatenation each step).", "choices": ["static", "dynamic"]},
+                          "concatenation each step).", "choices": list(CACHES)},
     )
     generation_num_beams: int = field(default=4, metadata={"help": "Beam search width (1: greedy)."})
     no_repeat_ngram_size: int = field(
@@ -145,8 +145,10 @@ class SummarizationTrainingArguments(TrainingArguments):
                                "--load_best_model_at_end is off (the last weights are kept)")
             self.load_best_model_at_end = False
 
-    def generation_config(self, tokenizer) -> GenerationConfig:
-        return summary_generation_config(
-            self.generation_max_new_tokens, self.generation_num_beams, self.no_repeat_ngram_size,
-            self.length_penalty, tokenizer.eos_token_id, tokenizer.pad_token_id, self.generation_cache,
+    def summary_settings(self, tokenizer) -> SummarySettings:
+        """How this run generates its summaries (saved in the run folder as generation_config.json)."""
+        return SummarySettings(
+            max_new_tokens=self.generation_max_new_tokens, num_beams=self.generation_num_beams,
+            no_repeat_ngram_size=self.no_repeat_ngram_size, length_penalty=self.length_penalty,
+            cache=self.generation_cache, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
         )

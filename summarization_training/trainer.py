@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 from transformers import PreTrainedModel, Trainer
 from transformers.trainer import TRAINING_ARGS_NAME
 from transformers.trainer_utils import EvalLoopOutput
@@ -26,11 +25,10 @@ from transformers.trainer_utils import EvalLoopOutput
 from core import BadInputError
 from metrics.scoring import summary_scores
 from peft_methods import Method
-from summarization_data import SummarizationCollator
 from summarization_data.tokenization import IGNORE_INDEX
+from summary_generation import generate_summaries
 
 from .checkpointing import save_checkpoint_atomically
-from .generation import decode_until_eos, generate_summary_ids, tokens_before_eos
 
 
 @dataclass
@@ -147,31 +145,13 @@ class SummarizationTrainer(Trainer):
         if limit is not None and limit < len(dataset):
             dataset = dataset.select(range(limit))
         tokenizer = self.processing_class
-        collator = SummarizationCollator(pad_token_id=tokenizer.pad_token_id, with_prompts=True)
-        loader = self.accelerator.prepare(DataLoader(
-            dataset.select_columns(["input_ids", "labels", "prompt_input_ids"]),
-            batch_size=self.args.generation_batch_size or self.args.per_device_eval_batch_size, collate_fn=collator,
-            shuffle=False,
-        ))
-        model = self.accelerator.unwrap_model(self.model)
-        was_training = model.training
-        model.eval()
-        generation_config = self.args.generation_config(tokenizer)
-        result = GeneratedSummaries(ids=list(dataset["id"]))
-        for batch in loader:
-            with self.autocast_smart_context_manager():
-                new_tokens = generate_summary_ids(model, batch["prompt_input_ids"], batch["prompt_attention_mask"],
-                                                  generation_config)
-            # Equal widths on every process, so batches can be gathered (each example exactly once).
-            new_tokens = self.accelerator.pad_across_processes(new_tokens, dim=1, pad_index=tokenizer.pad_token_id)
-            labels = self.accelerator.pad_across_processes(batch["labels"], dim=1, pad_index=IGNORE_INDEX)
-            new_tokens, labels = self.accelerator.gather_for_metrics((new_tokens, labels))
-            result.predictions += decode_until_eos(new_tokens, tokenizer)
-            result.lengths += tokens_before_eos(new_tokens, tokenizer.eos_token_id, tokenizer.pad_token_id)
-            result.references += decode_labels(labels, tokenizer)
-        if was_training:
-            model.train()
-        return result
+        summaries = generate_summaries(
+            self.accelerator.unwrap_model(self.model), tokenizer, dataset["prompt_input_ids"],
+            self.args.summary_settings(tokenizer),
+            batch_size=self.args.generation_batch_size or self.args.per_device_eval_batch_size,
+            accelerator=self.accelerator)
+        return GeneratedSummaries(ids=list(dataset["id"]), references=decode_labels(dataset["labels"], tokenizer),
+                                  predictions=summaries.texts, lengths=summaries.lengths)
 
 
 def check_logits_to_keep(model) -> None:
@@ -192,10 +172,10 @@ def summary_positions(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     return keep, next_labels[keep]
 
 
-def decode_labels(labels: torch.Tensor, tokenizer) -> list[str]:
+def decode_labels(labels: list[list[int]], tokenizer) -> list[str]:
     """The reference summary is exactly the labelled tokens before EOS (byte-level BPE is lossless)."""
     texts = []
-    for row in labels.tolist():
+    for row in labels:
         ids = [t for t in row if t != IGNORE_INDEX and t != tokenizer.eos_token_id]
         texts.append(tokenizer.decode(ids).strip())
     return texts

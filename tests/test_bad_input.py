@@ -16,10 +16,8 @@ from peft_methods import METHODS
 from peft_methods.head import HeadConfig
 from peft_methods.loading import load_trained_model
 from peft_methods.soft_prompt import SoftPromptConfig
-from summarization_data import PromptFormat
-from summarization_data.tokenization import save_prompt_format
 from summarization_training.command_line import parse_arguments
-from summarization_training.generation import summary_generation_config
+from summary_generation import PromptFormat, SummarySettings, save_prompt_format
 
 from .conftest import make_tiny_gpt2
 
@@ -69,7 +67,7 @@ def test_unsupported_peft_type_is_a_one_line_error(tokenizer, tiny_model_dir, tm
                                             "loads PROMPT_TUNING, LORA, IA3"):
         load_trained_model(str(tmp_path))
     save_prompt_format(PromptFormat(max_length=96, max_new_tokens=8), str(tmp_path))
-    summary_generation_config(8, 1, 0, 1.0, tokenizer.eos_token_id, tokenizer.eos_token_id).save_pretrained(
+    SummarySettings(8, 1, 0, 1.0, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.eos_token_id).generation_config().save_pretrained(
         str(tmp_path))
     (tmp_path / "article.txt").write_text("An article.")
     line = one_line_error(summarize.main, ["--run_dir", str(tmp_path), str(tmp_path / "article.txt")], capsys)

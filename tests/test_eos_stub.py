@@ -11,10 +11,10 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from peft_methods import METHODS
 from summarization_training import SummarizationTrainer, SummarizationTrainingArguments
-from summarization_training.generation import (
+from summary_generation import SummarySettings
+from summary_generation.generate import (
     decode_until_eos,
     generate_summary_ids,
-    summary_generation_config,
     tokens_before_eos,
 )
 
@@ -91,7 +91,7 @@ def test_rows_stop_at_their_own_eos_inside_one_left_padded_batch(stub, tokenizer
     model, prompts, scripts = stub
     eos, pad = tokenizer.eos_token_id, 0  # a pad id apart from EOS, so padding is visible
     ids, mask = left_padded(prompts, pad)
-    config = summary_generation_config(MAX_NEW_TOKENS, 1, 0, 1.0, eos, pad, cache)
+    config = SummarySettings(MAX_NEW_TOKENS, 1, 0, 1.0, cache=cache, eos_token_id=eos, pad_token_id=pad).generation_config()
     new = generate_summary_ids(model, ids, mask, config)
     assert new.shape == (len(ROWS), MAX_NEW_TOKENS)  # the prompt is stripped; the longest row sets the width
     expected_lengths = [min(len(script), MAX_NEW_TOKENS) for script in scripts]

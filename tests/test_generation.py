@@ -8,10 +8,11 @@ import torch
 from datasets import Dataset
 
 from peft_methods import METHODS
-from summarization_data import PromptFormat, SummarizationCollator
+from summarization_data import SummarizationCollator
 from summarization_data.tokenization import tokenize_batch
 from summarization_training import SummarizationTrainer, SummarizationTrainingArguments
-from summarization_training.generation import generate_summary_ids
+from summary_generation import PromptFormat
+from summary_generation.generate import generate_summary_ids
 
 from .conftest import make_tiny_gpt2
 from .test_methods import CONFIGS
@@ -112,7 +113,7 @@ def test_eval_keeps_no_logits_peak_memory_does_not_grow_with_examples(tokenizer,
 def test_no_repeat_ngram_bans_repeats_within_the_summary_but_allows_copying_from_the_article():
     from transformers import NoRepeatNGramLogitsProcessor
 
-    from summarization_training.generation import SummaryNoRepeatNGramLogitsProcessor
+    from summary_generation.generate import SummaryNoRepeatNGramLogitsProcessor
 
     prompt = torch.tensor([[5, 6, 7, 1, 5, 6]])  # the article already holds "5 6 7"
     scores = torch.zeros(1, 10)
@@ -125,11 +126,11 @@ def test_no_repeat_ngram_bans_repeats_within_the_summary_but_allows_copying_from
 
 
 def test_generation_batch_size_sets_how_many_prompts_decode_together(tokenizer, tmp_path, monkeypatch):
-    from summarization_training import trainer as trainer_module
+    import summary_generation.generate as generate_module
 
     shapes = []
-    original = trainer_module.generate_summary_ids
-    monkeypatch.setattr(trainer_module, "generate_summary_ids",
+    original = generate_module.generate_summary_ids
+    monkeypatch.setattr(generate_module, "generate_summary_ids",
                         lambda model, ids, *rest: shapes.append(tuple(ids.shape)) or original(model, ids, *rest))
     trainer = trainer_for(build("full", tokenizer), tokenizer, tmp_path, batch_size=1, generation_batch_size=2)
     trainer.generate_summaries(tokenized(tokenizer))
@@ -149,7 +150,7 @@ def test_models_with_local_attention_keep_the_dynamic_cache():
     """GPT-Neo's local layers: past the window, a static cache changes beam-search results, so it is not used."""
     from transformers import GPTNeoConfig, GPTNeoForCausalLM
 
-    from summarization_training.generation import summary_generation_config
+    from summary_generation import SummarySettings
 
     torch.manual_seed(0)
     model = GPTNeoForCausalLM(GPTNeoConfig(vocab_size=200, hidden_size=32, num_layers=2, num_heads=2, window_size=8,
@@ -157,6 +158,6 @@ def test_models_with_local_attention_keep_the_dynamic_cache():
                                            eos_token_id=199, bos_token_id=199)).eval()
     input_ids = torch.randint(0, 199, (2, 40), generator=torch.Generator().manual_seed(1))
     mask = torch.ones_like(input_ids)
-    outputs = [generate_summary_ids(model, input_ids, mask, summary_generation_config(20, 4, 0, 1.0, 199, 199, cache))
+    outputs = [generate_summary_ids(model, input_ids, mask, SummarySettings(20, 4, 0, 1.0, cache=cache, eos_token_id=199, pad_token_id=199).generation_config())
                for cache in ("static", "dynamic")]
     assert torch.equal(outputs[0], outputs[1])

@@ -15,8 +15,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from core.errors import BadInputError
 from model_cards import build_model_card, files_to_upload, push_run_to_hub, write_model_card
 from peft_methods.soft_prompt import SoftPromptConfig, build_soft_prompt_model
-from summarization_data import PromptFormat
-from summarization_data.tokenization import generation_prompt
+from summary_generation import PromptFormat, generation_prompt
 
 from .conftest import make_tiny_gpt2
 

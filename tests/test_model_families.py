@@ -29,18 +29,19 @@ from transformers import (
 
 from core import BadInputError
 from model_loading.kernels import use_fused_gelu
-from peft_methods import METHODS
+from peft_methods import METHODS, RUNNABLE
 from peft_methods.full import load_full_weights
 from peft_methods.head import HeadConfig
 from peft_methods.ia3 import IA3MethodConfig
 from peft_methods.loading import load_trained_model
 from peft_methods.lora import LoraMethodConfig
 from peft_methods.soft_prompt import SoftPromptConfig
-from summarization_data import PromptFormat, SummarizationCollator
-from summarization_data.collator import attention_masks, pad_sequences
+from summarization_data import SummarizationCollator
 from summarization_data.tokenization import tokenize_batch
 from summarization_training import SummarizationTrainer, SummarizationTrainingArguments
-from summarization_training.generation import generate_summary_ids, summary_generation_config
+from summary_generation import PromptFormat, SummarySettings
+from summary_generation.generate import decode_until_eos, generate_summary_ids
+from summary_generation.padding import attention_masks, pad_sequences
 
 V, EOS = 512, 0  # the tokenizer's vocabulary fits in V; its only special token, EOS, comes first
 LLAMA = dict(vocab_size=V, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -146,7 +147,7 @@ def logits(model, batch):
 
 
 def summaries(model, input_ids, attention_mask, num_beams=1, cache="static"):
-    config = summary_generation_config(6, num_beams, 0, 1.0, EOS, EOS, cache)
+    config = SummarySettings(6, num_beams, 0, 1.0, cache=cache, eos_token_id=EOS, pad_token_id=EOS).generation_config()
     return generate_summary_ids(model.eval(), input_ids, attention_mask, config)
 
 
@@ -164,12 +165,13 @@ def make_adapter_matter(model):
     return model
 
 
-def trainer_for(model, method, tokenizer, output_dir):
-    args = SummarizationTrainingArguments(
-        output_dir=output_dir, max_steps=1, per_device_train_batch_size=3, learning_rate=1e-2, report_to="none",
-        use_cpu=True, eval_strategy="no", save_strategy="no", load_best_model_at_end=False, logging_steps=100)
+def trainer_for(model, method, tokenizer, output_dir, **overrides):
+    args = SummarizationTrainingArguments(**{
+        "output_dir": output_dir, "max_steps": 1, "per_device_train_batch_size": 3, "learning_rate": 1e-2,
+        "report_to": "none", "use_cpu": True, "eval_strategy": "no", "save_strategy": "no",
+        "load_best_model_at_end": False, "logging_steps": 100, **overrides})
     return SummarizationTrainer(model=model, args=args, train_dataset=dataset(tokenizer), processing_class=tokenizer,
-                                data_collator=SummarizationCollator(pad_token_id=EOS), method=METHODS[method])
+                                data_collator=SummarizationCollator(pad_token_id=EOS), method=RUNNABLE[method])
 
 
 @pytest.mark.parametrize("family,method", CASES)
@@ -206,6 +208,40 @@ def test_training_changes_exactly_the_trainable_weights_and_the_run_reloads_iden
         embeddings = reloaded.get_input_embeddings().weight
         assert reloaded.get_output_embeddings().weight is not embeddings
         torch.testing.assert_close(embeddings, load_base(base_dirs[family]).get_input_embeddings().weight)
+
+
+@pytest.mark.parametrize("family,method", [*CASES, *((family, "zero-shot") for family in FAMILIES)])
+def test_bf16_trains_evaluates_and_generates_what_fp32_weights_generate(family, method, base_dirs, tokenizer, tmp_path):
+    """--bf16 on CPU takes a GPU's path: fp32 master weights, accelerate's autocast wrapped around `forward` for
+    training and the evaluation loss. Generation (static and dynamic cache, greedy and beams, through the
+    Trainer's own loop) decodes in the weights' fp32 (summary_generation.generate): exactly what a never-wrapped
+    copy of the same weights generates. Under autocast the static cache crashed on rotary models (Llama, Qwen2)."""
+    model = build(method, base_dirs[family], tokenizer) if method != "zero-shot" else load_base(base_dirs[family])
+    model = make_adapter_matter(model)
+    trainer = trainer_for(model, method, tokenizer, str(tmp_path), bf16=True, generation_max_new_tokens=6,
+                          no_repeat_ngram_size=0)
+    before = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+    if method != "zero-shot":
+        trainer.train()
+        assert all(not torch.equal(p, before[name]) for name, p in model.named_parameters() if name in before)
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay fp32
+    trained = {name: p.detach().clone() for name, p in model.state_dict().items()}
+    evaluation = trainer.evaluate(dataset(tokenizer))
+    assert "_original_forward" in model.__dict__  # accelerate's autocast wrapper is on the model being evaluated
+    batch = loss_batch(tokenizer)
+    with torch.no_grad():
+        fp32_loss = trainer.compute_loss(model.eval(), dict(batch)).item()
+    assert abs(evaluation["eval_loss"] - fp32_loss) < 0.05 * fp32_loss  # bf16 matmuls, same loss to ~1%
+
+    reference = build(method, base_dirs[family], tokenizer) if method != "zero-shot" else load_base(base_dirs[family])
+    reference.load_state_dict(trained)
+    input_ids, attention_mask = prompts(tokenizer)
+    for cache in ("static", "dynamic"):
+        for num_beams in (1, 3):
+            trainer.args.generation_cache, trainer.args.generation_num_beams = cache, num_beams
+            generated = trainer.generate_summaries(dataset(tokenizer))
+            expected = summaries(reference, input_ids, attention_mask, num_beams, cache)
+            assert generated.predictions == decode_until_eos(expected, tokenizer), (cache, num_beams)
 
 
 @pytest.mark.parametrize("family,method", CASES)

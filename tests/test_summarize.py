@@ -10,16 +10,16 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 import summarize
+import summary_generation.generate as generate_module
 from core import run_folder
 from peft_methods import METHODS
-from summarization_data import PromptFormat
-from summarization_data.tokenization import generation_prompt, save_prompt_format
 from summarization_training import command_line
-from summarization_training.generation import (
+from summary_generation import PromptFormat, generation_prompt, save_prompt_format
+from summary_generation.generate import (
     decode_until_eos,
     generate_summary_ids,
-    summary_generation_config,
 )
+from summary_generation.settings import SummarySettings
 
 from .conftest import RUN_MAX_NEW_TOKENS, make_tiny_gpt2
 
@@ -93,7 +93,7 @@ def test_summarize_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
 def record_generation(monkeypatch, generate: bool = True) -> list:
     """The (prompt, generation config) of every generate call summarize.py makes; without `generate` the
     summary is a bare EOS (the prompt is what is checked, not ~200 decoding steps)."""
-    calls, real = [], summarize.generate_summary_ids
+    calls, real = [], generate_module.generate_summary_ids
 
     def recording(model, input_ids, attention_mask, generation_config):
         calls.append((input_ids[0].tolist(), generation_config))
@@ -101,7 +101,7 @@ def record_generation(monkeypatch, generate: bool = True) -> list:
             return torch.tensor([[generation_config.eos_token_id]])
         return real(model, input_ids, attention_mask, generation_config)
 
-    monkeypatch.setattr(summarize, "generate_summary_ids", recording)
+    monkeypatch.setattr(generate_module, "generate_summary_ids", recording)
     return calls
 
 
@@ -143,7 +143,7 @@ def test_overrides_build_the_pipelines_generation_config(runs, tiny_model_dir, n
 
     argv = cli(tiny_model_dir, news_dir, str(tmp_path / "beam-run"), "lora",
                "--generation_num_beams", "4", "--generation_max_new_tokens", "8")
-    expected = command_line.parse_arguments(argv)[-1].generation_config(tokenizer)
+    expected = command_line.parse_arguments(argv)[-1].summary_settings(tokenizer).generation_config()
     path = tmp_path / "article.txt"
     path.write_text(article(news_dir, first_prediction(runs["lora"])["id"]))
     calls = record_generation(monkeypatch)
@@ -173,8 +173,7 @@ def make_run(folder, tokenizer, method: str, model, base_model_name_or_path: str
     model.save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
     save_prompt_format(RUN_FORMAT, str(folder))
-    summary_generation_config(RUN_FORMAT.max_new_tokens, 1, 0, 1.0, tokenizer.eos_token_id, tokenizer.pad_token_id,
-                              "static").save_pretrained(str(folder))
+    SummarySettings(RUN_FORMAT.max_new_tokens, 1, 0, 1.0, cache="static", eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id).generation_config().save_pretrained(str(folder))
     run_folder.write_json(str(folder), run_folder.RUN_RESULTS,
                           {"method": method, "base_model_name_or_path": base_model_name_or_path})
     return str(folder)
@@ -190,8 +189,7 @@ def expected_summary(model, tokenizer, prompt_format, article, max_new_tokens=No
     """The summary of `article` made by hand: the pipeline's prompt for `prompt_format`, greedy or beams."""
     ids = tokenizer(article, add_special_tokens=False)["input_ids"]
     prompt = torch.tensor([generation_prompt(ids, prompt_format.encode(tokenizer), prompt_format)])
-    config = summary_generation_config(max_new_tokens or prompt_format.max_new_tokens, num_beams, 0, 1.0,
-                                       tokenizer.eos_token_id, tokenizer.pad_token_id, "static")
+    config = SummarySettings(max_new_tokens or prompt_format.max_new_tokens, num_beams, 0, 1.0, cache="static", eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id).generation_config()
     return decode_until_eos(generate_summary_ids(model, prompt, torch.ones_like(prompt), config), tokenizer)[0]
 
 

@@ -4,8 +4,10 @@ import pytest
 from datasets import Dataset, DatasetDict
 
 from core import BadInputError
-from summarization_data import PromptFormat, SummarizationCollator, tokenize_splits
+from summarization_data import SummarizationCollator, tokenize_splits
 from summarization_data.tokenization import IGNORE_INDEX, tokenize_batch
+from summary_generation import PromptFormat
+from summary_generation.padding import left_padded
 
 
 def encode(tokenizer, text):
@@ -76,7 +78,7 @@ def test_collator_masks_padding_by_position_even_though_pad_is_eos(tokenizer):
     eos = tokenizer.eos_token_id
     short = one(tokenizer, "Rain fell in Oslo today. " * 3, "Rain in Oslo.")
     long = one(tokenizer, "Snow fell in Rome on Friday night. " * 6, "Snow in Rome.\nIt fell Friday.")
-    batch = SummarizationCollator(pad_token_id=eos, with_prompts=True)([short, long])
+    batch = SummarizationCollator(pad_token_id=eos)([short, long])
     n = len(short["input_ids"])
     assert batch["input_ids"].shape == batch["labels"].shape == batch["attention_mask"].shape
     assert batch["attention_mask"][0, :n].all() and not batch["attention_mask"][0, n:].any()
@@ -85,9 +87,11 @@ def test_collator_masks_padding_by_position_even_though_pad_is_eos(tokenizer):
     # The real EOS that ends the summary keeps its label: the model must learn to stop.
     assert batch["labels"][0, n - 1].item() == eos
     # Prompts are left-padded for generation: every prompt ends at the last column.
+    prompt_ids, prompt_mask = left_padded([short["prompt_input_ids"], long["prompt_input_ids"]], eos)
     p = len(short["prompt_input_ids"])
-    assert batch["prompt_input_ids"][0, -p:].tolist() == short["prompt_input_ids"]
-    assert batch["prompt_attention_mask"][0].tolist() == [0] * (batch["prompt_input_ids"].shape[1] - p) + [1] * p
+    assert prompt_ids[0, -p:].tolist() == short["prompt_input_ids"]
+    assert prompt_mask[0].tolist() == [0] * (prompt_ids.shape[1] - p) + [1] * p
+    assert prompt_ids[1].tolist() == long["prompt_input_ids"] and prompt_mask[1].all()
 
 
 def test_min_article_tokens_is_the_boundary_of_what_is_kept(tokenizer, caplog):

@@ -64,14 +64,14 @@ MUTATIONS = [
         ("tests/test_rouge_metric.py::test_confidence_interval_is_a_95_percent_percentile_bootstrap",),
         "the reported interval is a 50% interval, not a 95% one"),
     Mutation(
-        "gen-len-off-by-one", "summarization_training/generation.py",
+        "gen-len-off-by-one", "summary_generation/generate.py",
         "return torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1), width).tolist()",
         "return torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1) + 1, width).tolist()",
         ("tests/test_eos_stub.py",),
         "gen_len counts the EOS: one token too long for every summary that stopped"),
     Mutation(
         "summarize-max-new-tokens-budget", "summarize.py",
-        "prompt_format = dataclasses.replace(prompt_format, max_new_tokens=generation_config.max_new_tokens)",
+        "prompt_format = dataclasses.replace(prompt_format, max_new_tokens=settings.max_new_tokens)",
         "prompt_format = prompt_format",
         ("tests/test_summarize.py::test_max_new_tokens_changes_the_article_budget_of_a_full_run",),
         "summarize.py --max_new_tokens changes the summary length but not the article cut (prompt + summary may "
@@ -95,10 +95,16 @@ MUTATIONS = [
         ("tests/test_summary_logits.py::test_only_summary_positions_reach_the_head",),
         "the head runs at the summary tokens' own positions instead of the positions that predict them"),
     Mutation(
-        "eos-cut", "summarization_training/generation.py",
+        "eos-cut", "summary_generation/generate.py",
         "for row, n in zip(tokens.tolist(), lengths)]", "for row, n in zip(tokens.tolist(), [None] * len(tokens))]",
         ("tests/test_eos_stub.py",),
         "decoded summaries are not cut at the first EOS: whatever follows it is decoded too"),
+    Mutation(
+        "decode-under-autocast", "summary_generation/generate.py",
+        "        model.forward = original", "        model.forward = wrapped",
+        ("tests/test_model_families.py::test_bf16_trains_evaluates_and_generates_what_fp32_weights_generate",),
+        "under --bf16, summaries are decoded inside accelerate's autocast wrapper: the static KV cache crashes on "
+        "rotary models and plain models decode differently from PEFT models"),
     Mutation(
         "rouge-median", "metrics/rouge/rouge.py",
         "result[t] = float(np.mean([s[t].fmeasure for s in scores]))",
