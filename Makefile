@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint benchmark mutation clean-venv
+.PHONY: demo test lint benchmark mutation gpu-check clean-venv
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ benchmark: $(STAMP)
 # One-line mutations of the pipeline's key behaviours, each of which the suite must catch (tools/mutation_testing.py).
 mutation: $(STAMP)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m tools.mutation_testing $(MUTATION_ARGS)
+
+# On a machine with a CUDA GPU: the GPU-only tests, the GPU benchmark presets and the demo at GPU sizes, one table
+# (gpu_check_output/gpu_check.md). Offline, with the machine's own torch: WHEELS=folder (README "GPU check").
+gpu-check:
+	bash tools/gpu_check.sh $(or $(GPU_CHECK_OUT),gpu_check_output) $(GPU_CHECK_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

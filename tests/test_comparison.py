@@ -75,14 +75,34 @@ def test_bbc_preset_runs_every_row_on_a_converted_gguf_and_the_bbc_layout(tmp_pa
 
     out = tmp_path / "demo"
     # The two methods with preset-specific flags (every method runs on Llama models in test_model_families).
-    report = demo_main(["--output_dir", str(out), "--max_length", "128", "--methods", "prompt", "lora", *TINY])
-    assert "FAILED" not in capsys.readouterr().out
+    # Two rows at a time (the GPU sizes' way): every row still finishes, its output lines carry its name.
+    report = demo_main(["--output_dir", str(out), "--max_length", "128", "--methods", "prompt", "lora", *TINY,
+                        "--parallel", "2"])
+    output = capsys.readouterr().out
+    assert "FAILED" not in output and "\n[lora (seed 0)] " in output and "\n[zero-shot-chat] " in output
     check_report(report, out, ["lead-1", "lead-3", "zero-shot", "zero-shot-chat", "prompt", "lora"])
     with open(out / "runs" / "zero-shot-chat" / "prompt_format.json") as handle:
         assert "<|im_start|>" in json.load(handle)["prefix"]  # the chat template's turns, around the article
     with open(out / "runs" / "lora" / "README.md") as handle:
         card = handle.read()
     assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in card and str(out) not in card.split("---")[1]
+
+
+def test_bbc_sizes_on_a_gpu_are_gpu_sized_and_flags_still_apply(monkeypatch):
+    from comparison.__main__ import PRESET_SIZES, parse_args
+
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    gpu = parse_args([])
+    assert (gpu.train_samples, gpu.test_samples, gpu.epochs, gpu.batch_size, gpu.eval_batch_size, gpu.parallel) == (
+        None, 200, 3, 64, 200, 5)
+    given = parse_args(["--train_samples", "100", "--test_samples", "20", "--epochs", "1", "--batch_size", "8",
+                        "--parallel", "1"])
+    assert (given.train_samples, given.test_samples, given.epochs, given.batch_size, given.parallel) == (
+        100, 20, 1, 8, 1)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    cpu = parse_args([])
+    assert {name: getattr(cpu, name) for name in PRESET_SIZES["bbc"]} == PRESET_SIZES["bbc"]
+    assert parse_args(["--preset", "synthetic"]).batch_size == PRESET_SIZES["synthetic"]["batch_size"]
 
 
 def test_synthetic_preset_runs_its_baselines_and_a_method(tmp_path, capsys):

@@ -210,16 +210,33 @@ def test_training_changes_exactly_the_trainable_weights_and_the_run_reloads_iden
         torch.testing.assert_close(embeddings, load_base(base_dirs[family]).get_input_embeddings().weight)
 
 
-@pytest.mark.parametrize("family,method", [*CASES, *((family, "zero-shot") for family in FAMILIES)])
+BF16_CASES = [*CASES, *((family, "zero-shot") for family in FAMILIES)]
+GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (make gpu-check runs it)")
+
+
+@pytest.mark.parametrize("family,method", BF16_CASES)
 def test_bf16_trains_evaluates_and_generates_what_fp32_weights_generate(family, method, base_dirs, tokenizer, tmp_path):
     """--bf16 on CPU takes a GPU's path: fp32 master weights, accelerate's autocast wrapped around `forward` for
     training and the evaluation loss. Generation (static and dynamic cache, greedy and beams, through the
     Trainer's own loop) decodes in the weights' fp32 (summary_generation.generate): exactly what a never-wrapped
     copy of the same weights generates. Under autocast the static cache crashed on rotary models (Llama, Qwen2)."""
+    check_bf16_path(family, method, base_dirs, tokenizer, tmp_path, use_cpu=True)
+
+
+@pytest.mark.gpu
+@GPU
+@pytest.mark.parametrize("method", list(RUNNABLE))
+def test_bf16_on_a_gpu_trains_evaluates_and_generates_what_fp32_weights_generate(method, base_dirs, tokenizer,
+                                                                                 tmp_path):
+    """The same on CUDA, on SmolLM2's layout (Llama, GQA, tied head)."""
+    check_bf16_path("llama-tied", method, base_dirs, tokenizer, tmp_path, use_cpu=False)
+
+
+def check_bf16_path(family, method, base_dirs, tokenizer, tmp_path, use_cpu: bool):
     model = build(method, base_dirs[family], tokenizer) if method != "zero-shot" else load_base(base_dirs[family])
     model = make_adapter_matter(model)
     trainer = trainer_for(model, method, tokenizer, str(tmp_path), bf16=True, generation_max_new_tokens=6,
-                          no_repeat_ngram_size=0)
+                          no_repeat_ngram_size=0, use_cpu=use_cpu)
     before = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
     if method != "zero-shot":
         trainer.train()
@@ -228,14 +245,14 @@ def test_bf16_trains_evaluates_and_generates_what_fp32_weights_generate(family, 
     trained = {name: p.detach().clone() for name, p in model.state_dict().items()}
     evaluation = trainer.evaluate(dataset(tokenizer))
     assert "_original_forward" in model.__dict__  # accelerate's autocast wrapper is on the model being evaluated
-    batch = loss_batch(tokenizer)
-    with torch.no_grad():
-        fp32_loss = trainer.compute_loss(model.eval(), dict(batch)).item()
-    assert abs(evaluation["eval_loss"] - fp32_loss) < 0.05 * fp32_loss  # bf16 matmuls, same loss to ~1%
-
     reference = build(method, base_dirs[family], tokenizer) if method != "zero-shot" else load_base(base_dirs[family])
     reference.load_state_dict(trained)
-    input_ids, attention_mask = prompts(tokenizer)
+    reference.to(trainer.args.device).eval()
+    with torch.no_grad():  # the model's own loss in fp32, never wrapped
+        fp32_loss = reference(**{k: v.to(trainer.args.device) for k, v in loss_batch(tokenizer).items()}).loss.item()
+    assert evaluation["eval_loss"] != fp32_loss  # the evaluation did run under autocast
+    assert abs(evaluation["eval_loss"] - fp32_loss) < 0.02 * fp32_loss  # bf16 matmuls: the same loss to ~2%
+    input_ids, attention_mask = (tensor.to(trainer.args.device) for tensor in prompts(tokenizer))
     for cache in ("static", "dynamic"):
         for num_beams in (1, 3):
             trainer.args.generation_cache, trainer.args.generation_num_beams = cache, num_beams

@@ -259,8 +259,11 @@ def test_base_model_flag_loads_a_run_whose_base_moved(tmp_path, tokenizer, tiny_
 
     model = build_soft_prompt_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir), SoftPromptConfig(),
                                     tokenizer)
+    # A "trained" prompt whose summary differs from the base model's (checked below). The fixture model mostly
+    # ignores a random 6-token prompt (seeds 0 and 1 leave this summary unchanged; the test used to draw an
+    # unseeded one and passed by chance): seed 2's changes it.
     with torch.no_grad():
-        model.prompt_embeddings.normal_()  # a "trained" prompt: the summary differs from the base model's
+        model.prompt_embeddings.normal_(generator=torch.Generator().manual_seed(2))
     moved = str(tmp_path / "moved-away")
     run_dir = make_run(tmp_path / "prompt-run", tokenizer, "prompt", model, moved)
     path = tmp_path / "article.txt"
