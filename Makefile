@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint benchmark mutation gpu-check clean-venv
+.PHONY: demo test lint benchmark mutation gpu-check gpu-wheels clean-venv
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ mutation: $(STAMP)
 # (gpu_check_output/gpu_check.md). Offline, with the machine's own torch: WHEELS=folder (README "GPU check").
 gpu-check:
 	bash tools/gpu_check.sh $(or $(GPU_CHECK_OUT),gpu_check_output) $(GPU_CHECK_ARGS)
+
+# Where pip has network: the wheels gpu-check installs on an offline GPU machine (WHEELS=gpu_wheels).
+gpu-wheels:
+	bash tools/gpu_wheels.sh gpu_wheels
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

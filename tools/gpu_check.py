@@ -20,6 +20,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ import time
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHASES = ("tests", "benchmark", "demo")
 BENCHMARK_PRESETS = ("gpt2-small", "smollm2-gpu")
+CLOSING_LINE = re.compile(r"\d+ (passed|failed|skipped|deselected|errors?)\b.* in [\d.]+s")
 
 
 def run_logged(command: list[str], log_path: str, timeout: float | None = None) -> tuple[int, float]:
@@ -52,7 +54,7 @@ def phase_tests(out: str) -> dict:
     code, seconds = run_logged([sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-rA", "-p", "no:cacheprovider"],
                                os.path.join(out, "gpu_tests.log"))
     with open(os.path.join(out, "gpu_tests.log"), encoding="utf-8") as handle:
-        closing = [line.strip() for line in handle if " passed" in line or " failed" in line or "error" in line]
+        closing = [line.strip() for line in handle if CLOSING_LINE.search(line)]
     return {"exit_code": code, "seconds": seconds, "result": closing[-1] if closing else "no result line"}
 
 
