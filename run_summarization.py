@@ -89,7 +89,7 @@ def run(argv: list[str] | None = None) -> dict:
                 f"{total:,}", 100 * trainable / total)
 
     # Tokenize with the soft prompt's positions budgeted.
-    prompt_format = build_prompt_format(data_args, tokenizer, num_virtual_tokens=getattr(model, "num_virtual_tokens", 0),
+    prompt_format = build_prompt_format(data_args, tokenizer, num_virtual_tokens=method.virtual_tokens(model),
                                         max_new_tokens=training_args.generation_max_new_tokens)
     with training_args.main_process_first(desc="tokenizing"):
         tokenized = tokenize_splits(

@@ -72,8 +72,7 @@ class Plan:
     model: str
     common: list[str]
     method_args: dict[str, list[str]]  # flags of a method's runs beyond `common` (its own settings)
-    learning_rates: dict[str, float] = field(default_factory=dict)  # else the method's row's (or its config's)
-    use_configs: bool = False  # each method's configs/<method>.yaml is the base of its runs
+    learning_rates: dict[str, float] = field(default_factory=dict)  # else the method's row's
     lead_sentences: tuple[int, ...] = (3,)
     zero_shots: dict[str, list[str]] = field(default_factory=lambda: {"zero-shot": []})
 
@@ -157,8 +156,8 @@ def bbc_plan(args) -> Plan:
         # Each method at its row's learning rate (a soft prompt needs a far larger step than full fine-tuning).
         method_args={name: training for name in METHODS} | {
             "prompt": [*training, "--num_virtual_tokens", "16", "--prompt_init_text", INSTRUCTION],
-            "lora": [*training, "--lora_r", "16", "--lora_alpha", "32", "--lora_target_modules", "all-linear"],
-        },
+        } | dict.fromkeys(on_lora_flags(), [*training, "--lora_r", "16", "--lora_alpha", "32", "--lora_target_modules",
+                                            "all-linear"]),
     )
 
 
@@ -193,11 +192,15 @@ def synthetic_plan(args) -> Plan:
         data_dir=corpus, model=model, common=common,
         method_args={name: training for name in METHODS} | {
             "prompt": [*training, "--num_virtual_tokens", "20"],
-            "lora": [*training, "--lora_r", "16", "--lora_target_modules", "c_attn", "c_proj"],
-        },
+        } | dict.fromkeys(on_lora_flags(), [*training, "--lora_r", "16", "--lora_target_modules", "c_attn", "c_proj"]),
         # A 4-layer model trained from scratch minutes ago takes larger steps than a real pretrained one.
-        learning_rates={"prompt": 3e-1, "lora": 3e-3, "head": 3e-3, "full": 1e-3, "ia3": 1e-2},
+        learning_rates={"prompt": 3e-1, "head": 3e-3, "full": 1e-3, "ia3": 1e-2} | dict.fromkeys(on_lora_flags(), 3e-3),
     )
+
+
+def on_lora_flags() -> list[str]:
+    """LoRA and the methods built on its flags (DoRA): a preset's LoRA settings are theirs too, for a fair row."""
+    return [name for name, row in METHODS.items() if "lora_r" in row.flags]
 
 
 def user_plan(args) -> Plan:
@@ -207,20 +210,16 @@ def user_plan(args) -> Plan:
     return Plan(title=f"{args.model_name_or_path} on {args.data_dir}: PEFT methods compared",
                 data_dir=args.data_dir, model=args.model_name_or_path,
                 common=["--max_predict_samples", str(zero_shot["max_predict_samples"])],
-                method_args={}, use_configs=True)
+                method_args={})
 
 
 # ---------------------------------------------------------------- the comparison
 
 
 def learning_rate_flags(plan: Plan, method: str) -> list[str]:
-    """The plan's rate for the method, else its config's (when the plan uses configs and it has one), else its
-    row's: never TrainingArguments' generic default, which suits none of them."""
-    if method in plan.learning_rates:
-        return ["--learning_rate", str(plan.learning_rates[method])]
-    if plan.use_configs and os.path.isfile(config_path(method)):
-        return []
-    return ["--learning_rate", str(METHODS[method].learning_rate)]
+    """The plan's rate for the method, else its row's (configs/<method>.yaml is written from the row), shown in the
+    command so error.txt tells the rate a failed row ran at."""
+    return ["--learning_rate", str(plan.learning_rates.get(method, METHODS[method].learning_rate))]
 
 
 def run_plan(plan: Plan, output_dir: str, args) -> tuple[list[str], dict]:
@@ -328,7 +327,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data_dir", help="Your Kaggle-layout CSV folder (with --model_name_or_path).")
     parser.add_argument("--model_name_or_path", help="Your base model (with --data_dir).")
     parser.add_argument("--output_dir", default="demo_output", help="Where data, base model, runs and report go.")
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS), help="Methods.")
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS),
+                        default=[name for name, row in METHODS.items() if row.compared_by_default],
+                        help="Methods (default: " + " ".join(n for n, r in METHODS.items() if r.compared_by_default)
+                             + "; add others by name).")
     parser.add_argument("--seed", default="0", help="Data-sampling seed, and the training seed of the first run.")
     parser.add_argument("--seeds", type=int, default=1,
                         help="Test runs per method, with training seeds --seed, --seed+1, ... on the same data "

@@ -1,11 +1,12 @@
 """The methods this project compares, one small module each, and the baselines beside them: one registry.
 
-Adding a method: write `peft_methods/<name>.py` with a config dataclass and a `METHOD = Method(...)`, then add
-one line to `METHODS`. Everything else (the command line, runs, cards, Hub uploads, summarize.py, the
+Adding a method: write `peft_methods/<name>.py` with a config dataclass and a `METHOD = Method(...)` (an adapter
+PEFT builds: `peft_adapter.peft_adapter_method(...)`, as `dora.py`), add one line to `METHODS`, and write its
+configs/<name>.yaml from the row (`python -m summarization_training.method_configs`). Everything else (the command line, runs, cards, Hub uploads, summarize.py, the
 comparison and its report) reads the row. `BASELINES` are rows that do not train, scored the same way.
 """
 
-from . import full, head, ia3, lora, soft_prompt, zero_shot
+from . import dora, full, head, ia3, lora, soft_prompt, zero_shot
 from .base import Method, count_parameters
 from .lead import lead_baseline
 
@@ -15,6 +16,7 @@ METHODS: dict[str, Method] = {
     "ia3": ia3.METHOD,
     "head": head.METHOD,
     "full": full.METHOD,
+    "dora": dora.METHOD,
 }
 
 BASELINES: dict[str, Method] = {
@@ -29,7 +31,8 @@ REGISTRY: dict[str, Method] = {**BASELINES, **METHODS}
 # What run_summarization.py can run (the lead baselines have their own script).
 RUNNABLE: dict[str, Method] = {name: row for name, row in REGISTRY.items() if row.build is not None}
 
-METHOD_CONFIG_CLASSES = [method.config_class for method in METHODS.values() if method.config_class is not None]
+# Each once: rows built on the same flags (LoRA and DoRA) share one config class.
+METHOD_CONFIG_CLASSES = list(dict.fromkeys(m.config_class for m in METHODS.values() if m.config_class is not None))
 
 
 def method_row(name: str | None) -> Method | None:

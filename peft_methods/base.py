@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable
@@ -19,6 +20,10 @@ LOAD_PEFT_ADAPTER = ("from peft import PeftModel\n"
                      "base = AutoModelForCausalLM.from_pretrained(BASE)\n"
                      "model = PeftModel.from_pretrained(base, REPO_OR_DIR)")
 LOAD_BASE_MODEL = "model = AutoModelForCausalLM.from_pretrained(BASE)"
+
+
+def no_virtual_tokens(model: nn.Module) -> int:
+    return 0
 
 
 @dataclass(frozen=True)
@@ -42,14 +47,37 @@ class Method:
     saved_files: tuple[str, ...] = ()  # glob patterns of what `save` writes: a Hub upload takes exactly these
     run_is_model: bool = False  # the run folder is a complete transformers model (its own base)
     peft_type: str | None = None  # PEFT's name for the adapter type: saved in PEFT's format, loads with PEFT
+    # (key, value) pairs of PEFT's adapter config that tell this row's adapters from others of its peft_type.
+    peft_options: tuple[tuple[str, object], ...] = ()
     load_code: str | None = LOAD_PEFT_ADAPTER  # a card's usage code; None: no model to load
     learning_rate: float | None = None  # what the comparison uses when it does not sweep
     learning_rates: tuple[float, ...] = ()  # the comparison's default sweep: where this method's optimum lies
     command: str = "run_summarization.py"  # what makes a run of this row
+    # Positions the method's model puts in front of every input (a soft prompt's): they take room from max_length.
+    virtual_tokens: Callable[[nn.Module], int] = no_virtual_tokens
+    # In `python -m comparison` without --methods (the demo): a variant of a compared method (DoRA of LoRA) costs
+    # a row's time for a question the default comparison does not ask; `--methods NAME` adds it.
+    compared_by_default: bool = True
 
     @property
     def uses_model(self) -> bool:
         return self.build is not None
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """The method's own command-line flags (its config's fields): no other method takes them."""
+        return tuple(f.name for f in dataclasses.fields(self.config_class)) if self.config_class else ()
+
+    @property
+    def defaults(self) -> dict:
+        """What a run of this method uses unless the user says otherwise: the row's learning rate and its flags'
+        defaults (None, "PEFT's choice for the architecture", left out). configs/<name>.yaml is written from it."""
+        values = {"learning_rate": self.learning_rate} if self.trains and self.learning_rate else {}
+        for flag in dataclasses.fields(self.config_class) if self.config_class else ():
+            default = flag.default_factory() if flag.default is dataclasses.MISSING else flag.default
+            if default is not None and default is not dataclasses.MISSING:
+                values[flag.name] = default
+        return values
 
     @property
     def tags(self) -> list[str]:

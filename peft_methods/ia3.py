@@ -8,17 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from peft import IA3Config, get_peft_model
+from peft import IA3Config
 from peft.utils import (
     TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING,
     TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING,
 )
-from transformers.pytorch_utils import Conv1D
 
 from core import BadInputError
 
-from .base import PEFT_ADAPTER_FILES, Method, peft_adapter_run
-from .lora import load_peft_adapter_weights, matching_modules
+from .peft_adapter import peft_adapter_method
 
 
 @dataclass
@@ -35,40 +33,25 @@ class IA3MethodConfig:
     )
 
 
-def build_ia3_model(base_model, config: IA3MethodConfig, tokenizer=None):
-    model_type = base_model.config.model_type
-    targets = config.ia3_target_modules or TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING.get(model_type)
+def ia3_peft_config(config: IA3MethodConfig, model_type: str, targets, fan_in_fan_out: bool) -> IA3Config:
     feedforward = config.ia3_feedforward_modules
     if feedforward is None:
         feedforward = TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING.get(model_type, [])
-    if not targets:
-        raise BadInputError(f"PEFT has no default (IA)^3 targets for model type '{model_type}'; "
-                            "pass --ia3_target_modules")
-    if not set(feedforward) <= set(targets):
+    if isinstance(targets, list) and not set(feedforward) <= set(targets):  # all-linear (a str) holds them all
         raise BadInputError(f"--ia3_feedforward_modules {' '.join(feedforward)} must be among --ia3_target_modules "
                             f"{' '.join(targets)}")
-    # PEFT matches "mlp.c_proj" as a name suffix; the last component is enough to find the module type.
-    matched = matching_modules(base_model, [name.split(".")[-1] for name in targets])
-    if not matched:
-        raise BadInputError(f"--ia3_target_modules {' '.join(targets)}: no such module in {model_type}")
-    ia3_config = IA3Config(
-        task_type="CAUSAL_LM", target_modules=list(targets), feedforward_modules=list(feedforward),
-        # GPT-2's Conv1D stores weights as (fan_in, fan_out); nn.Linear the other way round.
-        fan_in_fan_out=isinstance(matched[0], Conv1D),
-    )
-    return get_peft_model(base_model, ia3_config)
+    return IA3Config(task_type="CAUSAL_LM", target_modules=targets, feedforward_modules=list(feedforward),
+                     fan_in_fan_out=fan_in_fan_out)
 
 
-METHOD = Method(
+METHOD = peft_adapter_method(
     name="ia3",
     description="(IA)^3: learned rescaling of keys, values and feed-forward activations, base model frozen (PEFT)",
     config_class=IA3MethodConfig,
-    build=build_ia3_model,
-    save=lambda model, output_dir: model.save_pretrained(output_dir),
-    load=load_peft_adapter_weights,
-    load_run=peft_adapter_run,
-    saved_files=PEFT_ADAPTER_FILES,
     peft_type="IA3",
+    peft_config=ia3_peft_config,
+    targets_flag="ia3_target_modules",
+    default_targets=TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING,
     # Scaling vectors start at 1 and need larger steps than LoRA's (the paper used 3e-3).
     learning_rate=3e-3,
     learning_rates=(1e-3, 3e-3, 1e-2),

@@ -23,10 +23,11 @@ def detect_method(run_dir: str) -> tuple[Method, str | None]:
     saved = read_method_config(run_dir) if os.path.isfile(os.path.join(run_dir, METHOD_CONFIG_NAME)) else {}
     name = recorded.get("method") or saved.get("method")
     if name is None and adapter:
-        name = next((row.name for row in REGISTRY.values() if row.peft_type == adapter.get("peft_type")), None)
+        name = adapter_method(adapter)
         if name is None:
+            types = dict.fromkeys(r.peft_type for r in REGISTRY.values() if r.peft_type)
             raise BadInputError(f"{run_dir}/{PEFT_ADAPTER_CONFIG}: unsupported PEFT type {adapter.get('peft_type')}; "
-                                f"this project loads {', '.join(r.peft_type for r in REGISTRY.values() if r.peft_type)}")
+                                f"this project loads {', '.join(types)}")
     if name is None and os.path.isfile(os.path.join(run_dir, "config.json")):
         name = next(row.name for row in REGISTRY.values() if row.run_is_model)
     row = method_row(name)
@@ -36,6 +37,14 @@ def detect_method(run_dir: str) -> tuple[Method, str | None]:
     base = (recorded.get("base_model_name_or_path") or adapter.get("base_model_name_or_path")
             or saved.get("base_model_name_or_path"))
     return row, base
+
+
+def adapter_method(adapter: dict) -> str | None:
+    """The row that makes adapters like this PEFT config: of those of its type whose options it has, the one that
+    names the most (a DoRA adapter is also a LoRA adapter, with use_dora)."""
+    rows = [row for row in REGISTRY.values() if row.peft_type and row.peft_type == adapter.get("peft_type")
+            and all(adapter.get(key) == value for key, value in row.peft_options)]
+    return max(rows, key=lambda row: len(row.peft_options)).name if rows else None
 
 
 def load_trained_model(run_dir: str, base_model_name_or_path: str | None = None,

@@ -167,6 +167,7 @@ METHOD = Method(
     load_run=SoftPromptModel.from_pretrained,
     saved_files=PEFT_ADAPTER_FILES,
     peft_type="PROMPT_TUNING",
+    virtual_tokens=lambda model: model.num_virtual_tokens,
     # A few thousand numbers moved far from their initial token embeddings: steps 100-1000x LoRA's.
     learning_rate=1e-1,
     learning_rates=(3e-2, 1e-1, 3e-1),

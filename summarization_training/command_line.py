@@ -2,6 +2,10 @@
 
     run_summarization.py configs/lora.yaml --lora_r 8      # the file's values are defaults; flags win
     run_summarization.py --method lora ...                 # without a file: configs/lora.yaml is the config
+
+Where a value comes from, the first that has it: the command line, the config file, the method's row (its
+learning rate; its flags' defaults are its config dataclass's), the argument dataclasses' defaults. A flag of
+another method (given on the command line or in the file) is an error, not silently ignored.
 """
 
 from __future__ import annotations
@@ -66,12 +70,52 @@ def use_config_as_defaults(parser: HfArgumentParser, config: dict, path: str) ->
                             "see run_summarization.py --help")
 
 
-def method_config_file(argv: list[str]) -> str | None:
-    """configs/<method>.yaml: the assignment's setting of the method named by --method, the defaults of its runs."""
+def named_method(argv: list[str]) -> str | None:
     peek = argparse.ArgumentParser(add_help=False)
     peek.add_argument("--method")
-    method = peek.parse_known_args(argv)[0].method
+    return peek.parse_known_args(argv)[0].method
+
+
+def method_config_file(argv: list[str]) -> str | None:
+    """configs/<method>.yaml: the assignment's setting of the method named by --method, the defaults of its runs."""
+    method = named_method(argv)
     return config_path(method) if method and os.path.isfile(config_path(method)) else None
+
+
+def use_row_defaults(parser: HfArgumentParser, method: str | None) -> None:
+    """The row's learning rate under the config file and the flags: never transformers' generic 5e-5, which suits
+    few methods (a soft prompt barely moves at it)."""
+    row = RUNNABLE.get(method)
+    for action in parser._actions:
+        if row is not None and action.dest in row.defaults:
+            action.default = row.defaults[action.dest]
+
+
+def given_flags(parser: HfArgumentParser, argv: list[str], dests: set[str]) -> list[str]:
+    """Which of `dests` the command line sets, in its order; argparse itself reads argv again, so abbreviations,
+    --flag=value and --no_flag count as they do when parsing, and a flag given its default value counts too."""
+    unset = object()
+    namespace = parser.parse_known_args(argv, namespace=argparse.Namespace(**dict.fromkeys(dests, unset)))[0]
+    given = {dest for dest in dests if getattr(namespace, dest) is not unset}
+    order = {action.dest: min((argv.index(o) for o in action.option_strings if o in argv), default=len(argv))
+             for action in parser._actions if action.dest in given}
+    return sorted(given, key=lambda dest: order.get(dest, len(argv)))
+
+
+def refuse_other_methods_flags(parser, argv: list[str], config: dict, config_path: str | None, method) -> None:
+    """Another method's flag would be parsed and then silently unused: `--method head --lora_r 8` trains no LoRA."""
+    owners = {}
+    for row in RUNNABLE.values():
+        for flag in row.flags:
+            owners.setdefault(flag, []).append(row.name)
+    given = [(flag, "") for flag in given_flags(parser, argv, set(owners))]
+    given += [(flag, f" (in {config_path})") for flag in config if flag in owners]
+    for flag, where in given:
+        if flag not in method.flags:
+            names = " and ".join(f"--method {name}" for name in owners[flag])
+            whose = f"{owners[flag][0]}'s" if len(owners[flag]) == 1 else "their"
+            raise BadInputError(f"--{flag}{where} belongs to {names}; --method {method.name} takes none of {whose} "
+                                "flags: drop it, or change --method")
 
 
 def config_path(method: str) -> str:
@@ -89,8 +133,10 @@ def parse_arguments(argv: list[str] | None):
         if action.dest in ("do_train", "do_eval", "do_predict"):
             action.nargs, action.const = "?", True
     config_path = argv.pop(0) if argv and argv[0].endswith(CONFIG_SUFFIXES) else method_config_file(argv)
+    config = read_config(config_path) if config_path is not None else {}
+    use_row_defaults(parser, named_method(argv) or config.get("method"))
     if config_path is not None:
-        use_config_as_defaults(parser, read_config(config_path), config_path)
+        use_config_as_defaults(parser, config, config_path)
     try:
         parsed = parser.parse_args_into_dataclasses(args=argv)
     except ValueError as error:  # transformers' own checks of incompatible settings
@@ -99,6 +145,7 @@ def parse_arguments(argv: list[str] | None):
     if method_args.method not in RUNNABLE:  # a config file's value skips argparse's choices check
         raise BadInputError(f"method '{method_args.method}' (from {config_path}) is not one of: {', '.join(RUNNABLE)}")
     method = RUNNABLE[method_args.method]
+    refuse_other_methods_flags(parser, argv, config, config_path, method)
     method_config = next((c for c in method_configs if type(c) is method.config_class), None)
     if training_args.output_dir is None:
         raise BadInputError("--output_dir is required: the run folder for weights, results and the model card")

@@ -222,11 +222,19 @@ def learning_rate(method: str) -> str:
     return LEARNING_RATES.get(method, str(METHODS[method].learning_rate))
 
 
+def takes_lora_flags(method: str) -> bool:
+    """LoRA and the methods built on its flags (DoRA); any other method refuses --lora_r."""
+    from peft_methods import RUNNABLE
+
+    return "lora_r" in RUNNABLE[method].flags
+
+
 def cli(model_dir, data_dir, output_dir, method, *extra):
     return [
         "--method", method, "--model_name_or_path", model_dir, "--data_dir", data_dir, "--output_dir", output_dir,
         "--do_train", "--do_eval", "--num_train_epochs", "2", "--per_device_train_batch_size", "8",
-        "--max_length", "256", "--learning_rate", learning_rate(method), "--lora_r", "4", "--seed", "0",
+        "--max_length", "256", "--learning_rate", learning_rate(method),
+        *(["--lora_r", "4"] if takes_lora_flags(method) else []), "--seed", "0",
         "--do_predict", "--predict_with_generate", "--generation_num_beams", "1", "--generation_max_new_tokens", "16",
         "--eval_generate_samples", "4", "--no_repeat_ngram_size", "0", *extra,
     ]
@@ -236,7 +244,7 @@ def cli(model_dir, data_dir, output_dir, method, *extra):
 # budget; room for 32 new tokens (the longest reference has 30), so a summary that stops, stops at its EOS.
 SUMMARY_TRAIN = 256
 RUN_EPOCHS, RUN_BATCH, RUN_MAX_NEW_TOKENS = 2, 4, 32
-RUN_LEARNING_RATES = {"prompt": "1e-1", "lora": "3e-3", "ia3": "3e-2", "head": "3e-3", "full": "3e-3"}
+RUN_LEARNING_RATES = {"prompt": "1e-1", "lora": "3e-3", "ia3": "3e-2", "head": "3e-3", "full": "3e-3", "dora": "3e-3"}
 RUN_LORA = ["--lora_r", "8", "--lora_target_modules", "c_attn", "c_proj", "c_fc"]  # r=4 on c_attn alone: one summary
 
 
@@ -250,7 +258,7 @@ def run_args(model_dir, data_dir, output_dir, method):
                 "--output_dir", output_dir, "--do_predict", "--predict_with_generate", "--generation_num_beams", "1",
                 "--max_length", "256", "--no_repeat_ngram_size", "0", *extra]
     return cli(model_dir, data_dir, output_dir, method, *extra, "--learning_rate", RUN_LEARNING_RATES[method],
-               *(RUN_LORA if method == "lora" else []))
+               *(RUN_LORA if takes_lora_flags(method) else []))
 
 
 @pytest.fixture(scope="session")
@@ -274,3 +282,28 @@ def zero_shot_run(tiny_model_dir, summary_dir, tmp_path_factory):
     folder = str(tmp_path_factory.mktemp("run-zero-shot"))
     run_summarization.main(run_args(tiny_model_dir, summary_dir, folder, "zero-shot"))
     return folder
+
+
+def one_line_error(main, argv, capsys) -> str:
+    """The one `<command>: error: ...` line a command's bad input ends with: exit code 2, no traceback."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert "Traceback" not in err and len(errors) == 1, err[-2000:]
+    return errors[0]
+
+
+def fail(argv, capsys) -> str:
+    """run_summarization.py's one error line for `argv`."""
+    import run_summarization
+
+    return one_line_error(run_summarization.main, argv, capsys)
+
+
+def base_args(model_dir, data_dir, out, *extra, method="lora"):
+    """A quick training run of `method` (rank 2 where it takes LoRA's flags) plus `extra`."""
+    return ["--method", method, "--model_name_or_path", model_dir, "--data_dir", data_dir, "--output_dir", out,
+            "--do_train", "--do_eval", "--num_train_epochs", "1", "--max_train_samples", "4",
+            "--max_eval_samples", "4", *(["--lora_r", "2"] if takes_lora_flags(method) else []), *extra]

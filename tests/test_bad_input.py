@@ -1,8 +1,11 @@
-"""Bad input when loading weights, tokenizers and configurations: one line naming the problem (BadInputError, or
-`<command>: error: ...` and exit code 2 from a command), never a traceback or a silently wrong model."""
+"""Bad data, models, weights and run folders: one line naming the problem (BadInputError, or `<command>: error: ...`
+and exit code 2 from a command), never a traceback, a silently wrong model, or a run folder lost."""
 
+import csv
+import hashlib
 import json
 import os
+import shutil
 
 import pytest
 import torch
@@ -10,26 +13,114 @@ from transformers import GPT2TokenizerFast
 
 import run_summarization
 import summarize
-from core import BadInputError
+from core import BadInputError, run_folder
 from model_loading import load_base_model
-from peft_methods import METHODS
+from peft_methods import METHODS, RUNNABLE
 from peft_methods.head import HeadConfig
 from peft_methods.loading import load_trained_model
 from peft_methods.soft_prompt import SoftPromptConfig
-from summarization_training.command_line import parse_arguments
 from summary_generation import PromptFormat, SummarySettings, save_prompt_format
 
-from .conftest import make_tiny_gpt2
+from .conftest import base_args, fail, make_tiny_gpt2, one_line_error
 
 
-def one_line_error(main, argv, capsys) -> str:
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    errors = [line for line in err.splitlines() if "error:" in line]
-    assert "Traceback" not in err and len(errors) == 1, err[-2000:]
-    return errors[0]
+def copy_corpus(news_dir, tmp_path):
+    folder = tmp_path / "data"
+    shutil.copytree(news_dir, folder)
+    return folder
+
+
+def snapshot(folder):
+    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in os.listdir(folder)
+            if (folder / name).is_file()}
+
+
+def test_missing_column(tmp_path, tiny_model_dir, news_dir, capsys):
+    data = copy_corpus(news_dir, tmp_path)
+    with open(data / "train.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([["id", "story", "highlights"], ["1", "Some story.", "Summary."]])
+    line = fail(base_args(tiny_model_dir, str(data), str(tmp_path / "out")), capsys)
+    assert "train.csv: column 'article' not found (columns found: id, story, highlights)" in line
+    assert "--text_column" in line
+
+
+def test_unreadable_csv(tmp_path, tiny_model_dir, news_dir, capsys):
+    data = copy_corpus(news_dir, tmp_path)
+    (data / "validation.csv").write_text('id,article,highlights\n1,"open quote never closed,x\n')
+    assert "validation.csv is not a readable CSV" in fail(base_args(tiny_model_dir, str(data), str(tmp_path / "o")),
+                                                          capsys)
+
+
+def test_split_empty_after_cleaning(tmp_path, tiny_model_dir, news_dir, capsys):
+    data = copy_corpus(news_dir, tmp_path)
+    (data / "validation.csv").write_text("id,article,highlights\n1,   ,Summary.\n2,Article.,\n")
+    line = fail(base_args(tiny_model_dir, str(data), str(tmp_path / "o")), capsys)
+    assert "validation split" in line and "no usable rows (2 rows read, 2 empty)" in line
+
+
+def test_missing_data_dir_file(tmp_path, tiny_model_dir, news_dir, capsys):
+    data = copy_corpus(news_dir, tmp_path)
+    os.remove(data / "validation.csv")
+    assert "validation file" in fail(base_args(tiny_model_dir, str(data), str(tmp_path / "o")), capsys)
+
+
+def test_model_path_that_does_not_exist(tmp_path, news_dir, capsys):
+    line = fail(base_args(str(tmp_path / "no-such-model"), news_dir, str(tmp_path / "o")), capsys)
+    assert "--model_name_or_path" in line and "does not exist" in line
+
+
+def test_hub_model_offline(tmp_path, news_dir, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    line = fail(base_args("surely-not-cached/model-xyz", news_dir, str(tmp_path / "o")), capsys)
+    assert "cannot load model 'surely-not-cached/model-xyz'" in line and "HF_HUB_OFFLINE" in line
+
+
+def test_attention_kernel_the_model_lacks(tmp_path, tiny_model_dir, news_dir, capsys):
+    line = fail(base_args(tiny_model_dir, news_dir, str(tmp_path / "o"), "--attn_implementation", "no_such_kernel"),
+                capsys)
+    assert f"cannot load model '{tiny_model_dir}'" in line and "no_such_kernel" in line
+
+
+def test_finished_run_is_never_overwritten_without_the_flag(tmp_path, tiny_model_dir, news_dir, capsys):
+    out = tmp_path / "out"
+    run_summarization.main(base_args(tiny_model_dir, news_dir, str(out)))
+    before = snapshot(out)
+    assert "all_results.json" in before and "adapter_model.safetensors" in before
+    line = fail(base_args(tiny_model_dir, news_dir, str(out), "--learning_rate", "1e-2"), capsys)
+    assert "already holds a finished run" in line and "--overwrite_output_dir" in line
+    assert snapshot(out) == before
+    (out / "checkpoint-999").mkdir()  # an old run's checkpoint must not be taken for the new run's
+    (out / "checkpoint-999" / "trainer_state.json").write_text("{}")
+    run_summarization.main(base_args(tiny_model_dir, news_dir, str(out), "--learning_rate", "1e-2",
+                                     "--overwrite_output_dir"))
+    assert snapshot(out)["adapter_model.safetensors"] != before["adapter_model.safetensors"]
+    assert not (out / "checkpoint-999").exists()
+
+
+def test_full_disk_during_save_is_one_line_and_keeps_earlier_checkpoints(tmp_path, tiny_model_dir, news_dir,
+                                                                         capsys, monkeypatch):
+    import dataclasses
+    import errno
+
+    out = tmp_path / "out"
+    real_save = RUNNABLE["lora"].save
+    saves = []
+
+    def save_then_fill_the_disk(model, output_dir):
+        saves.append(output_dir)
+        if len(saves) > 1:  # the first checkpoint is written, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device", os.path.join(output_dir, "adapter_model.safetensors"))
+        real_save(model, output_dir)
+
+    monkeypatch.setitem(RUNNABLE, "lora",
+                        dataclasses.replace(RUNNABLE["lora"], save=save_then_fill_the_disk))
+    line = fail(base_args(tiny_model_dir, news_dir, str(out), "--num_train_epochs", "2", "--save_total_limit", "5"),
+                capsys)
+    assert "no space left on the device while writing" in line and "--resume_from_checkpoint true" in line
+    first = os.path.basename(saves[0])
+    assert (out / first / "adapter_model.safetensors").is_file()
+    assert run_folder.latest_complete_checkpoint(str(out)) == str(out / first)
+    assert not (out / "all_results.json").exists()
 
 
 def test_head_weights_saved_with_other_settings_are_refused(tokenizer, tmp_path):
@@ -88,56 +179,6 @@ def test_tokenizer_without_eos_is_refused(tokenizer_dir, tmp_path, news_dir, cap
     assert line.startswith("run_summarization.py: error: the tokenizer of") and "use a tokenizer that defines" in line
 
 
-def run_args(tiny_model_dir, out, *extra):
-    return ["--method", "lora", "--model_name_or_path", tiny_model_dir, "--output_dir", str(out), "--lora_r", "2",
-            *extra]
-
-
-def test_max_train_samples_zero_is_refused(tiny_model_dir, news_dir, tmp_path, capsys):
-    line = one_line_error(run_summarization.main, run_args(tiny_model_dir, tmp_path / "out", "--data_dir", news_dir,
-                                                           "--do_train", "--max_train_samples", "0"), capsys)
-    assert line == "run_summarization.py: error: --max_train_samples must be at least 1 (got 0)"
-    assert not (tmp_path / "out").exists()
-
-
-def test_train_file_alone_names_the_missing_validation_data(tiny_model_dir, news_dir, tmp_path, capsys, monkeypatch):
-    """Training also evaluates: --train_file without validation data is refused up front, in one line."""
-    train_file = os.path.join(news_dir, "train.csv")
-    monkeypatch.chdir(tmp_path)  # no ./cnn_dailymail here, whatever the checkout holds
-    # configs/lora.yaml's --data_dir (./cnn_dailymail, not here) would hold the validation split: named as missing.
-    line = one_line_error(run_summarization.main, run_args(tiny_model_dir, tmp_path / "out", "--do_train",
-                                                           "--train_file", train_file), capsys)
-    assert line == ("run_summarization.py: error: no validation data: --data_dir cnn_dailymail does not exist; "
-                    "pass --validation_file (or a --data_dir that holds validation.csv)")
-    # A config file without a --data_dir: the validation split has no source at all.
-    config = tmp_path / "no-data-dir.json"
-    config.write_text(json.dumps({"method": "lora", "model_name_or_path": tiny_model_dir, "lora_r": 2,
-                                  "output_dir": str(tmp_path / "out")}))
-    line = one_line_error(run_summarization.main, [str(config), "--do_train", "--train_file", train_file], capsys)
-    assert line == ("run_summarization.py: error: no validation data: pass --data_dir (a folder with validation.csv) "
-                    "or --validation_file")
-    assert not (tmp_path / "out" / "all_results.json").exists()
-
-
-def test_json_config_file_is_read_like_yaml(tmp_path, capsys):
-    """A JSON file's values are defaults (flags after it win); an unknown key and broken JSON are one-line errors."""
-    config = tmp_path / "lora.json"
-    config.write_text(json.dumps({"method": "lora", "output_dir": str(tmp_path / "out"), "lora_r": 8,
-                                  "learning_rate": 0.003, "do_train": True}))
-    model_args, data_args, method_args, method_config, training_args = parse_arguments(
-        [str(config), "--lora_r", "2", "--max_length", "128"])
-    assert method_args.method == "lora" and method_config.lora_r == 2  # the flag wins over the file
-    assert training_args.learning_rate == 0.003 and training_args.output_dir == str(tmp_path / "out")
-    assert data_args.max_length == 128 and training_args.do_train is True
-    config.write_text(json.dumps({"method": "lora", "lora_rank": 8}))
-    assert one_line_error(run_summarization.main, [str(config)], capsys) == (
-        f"run_summarization.py: error: config file {config}: unknown argument(s) lora_rank; "
-        "see run_summarization.py --help")
-    config.write_text('{"method": "lora",}')
-    line = one_line_error(run_summarization.main, [str(config)], capsys)
-    assert line.startswith(f"run_summarization.py: error: config file {config} is not valid JSON: ")
-
-
 @pytest.mark.parametrize("method", ["lora", "ia3", "head"])
 def test_run_on_a_base_of_another_width_is_a_one_line_error(method, tokenizer, tmp_path):
     """Weights trained on a 32-wide base, loaded on a 64-wide one: named as a mismatch, not torch's traceback."""
@@ -162,3 +203,4 @@ def test_a_model_that_fails_to_load_is_named_not_its_tokenizer(tokenizer_dir, tm
     assert tokenizer_dir not in str(error.value)
     with pytest.raises(BadInputError, match=f"^cannot load the tokenizer of model '{empty}'"):
         load_base_model(tokenizer_dir, tokenizer_name=str(empty))
+

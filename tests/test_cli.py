@@ -10,13 +10,14 @@ import sys
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 
 import run_summarization
-from peft_methods import METHODS
-from summarization_training import command_line
+from peft_methods import METHODS, RUNNABLE
+from summarization_training import command_line, method_configs
 
-from .conftest import RUN_MAX_NEW_TOKENS, SUMMARY_TRAIN, base_spec, cli
+from .conftest import RUN_MAX_NEW_TOKENS, SUMMARY_TRAIN, base_spec, cli, takes_lora_flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULT_KEYS = {
@@ -158,8 +159,6 @@ def test_trained_soft_prompt_differs_from_its_init_and_frozen_base_is_untouched(
 
 
 def test_yaml_config_file_gives_the_same_arguments_as_the_command_line(tmp_path, tiny_model_dir, news_dir):
-    import yaml
-
     config = tmp_path / "lora.yaml"
     config.write_text(yaml.safe_dump({
         "method": "lora", "model_name_or_path": tiny_model_dir, "data_dir": news_dir,
@@ -179,10 +178,15 @@ def test_yaml_config_file_gives_the_same_arguments_as_the_command_line(tmp_path,
 # Small enough for a tiny model in seconds; everything else comes from the shipped config.
 QUICK = ["--num_train_epochs", "1", "--max_train_samples", "8", "--max_eval_samples", "4", "--max_predict_samples", "4",
          "--per_device_train_batch_size", "8", "--generation_max_new_tokens", "8", "--generation_num_beams", "1",
-         "--eval_generate_samples", "2", "--lora_r", "4"]
+         "--eval_generate_samples", "2"]
 
 
-@pytest.mark.parametrize("name", ["prompt", "lora", "head", "full", "zero-shot"])
+def quick(method):
+    """QUICK, and a small rank for a method that takes LoRA's flags (any other refuses them)."""
+    return [*QUICK, *(["--lora_r", "4"] if takes_lora_flags(method) else [])]
+
+
+@pytest.mark.parametrize("name", list(RUNNABLE))
 def test_shipped_configs_reproduce_the_assignment(name, tmp_path, tiny_model_dir, news_dir):
     config = os.path.join(REPO, "configs", f"{name}.yaml")
     _, data_args, method_args, _, training_args = command_line.parse_arguments([config])
@@ -196,11 +200,13 @@ def test_shipped_configs_reproduce_the_assignment(name, tmp_path, tiny_model_dir
         assert (data_args.max_train_samples, data_args.max_eval_samples) == (21_000, 6_000)
         assert training_args.num_train_epochs == 10 and training_args.early_stopping_patience == 3
         assert training_args.max_grad_norm == 1.0 and training_args.load_best_model_at_end
-        assert training_args.learning_rate == {"prompt": 3e-2, "lora": 5e-4, "head": 2e-4, "full": 5e-5}[name]
+        # The rows' rates (configs/*.yaml are written from the rows).
+        assert training_args.learning_rate == {"prompt": 1e-1, "lora": 1e-3, "ia3": 3e-3, "head": 2e-4, "full": 5e-5,
+                                               "dora": 1e-3}[name]
 
     out = str(tmp_path / "out")
     run_summarization.main([config, "--model_name_or_path", tiny_model_dir, "--data_dir", news_dir, "--output_dir",
-                            out, *QUICK])
+                            out, *quick(name)])
     results = read_results(out)
     assert {f"predict_{key}" for key in ("rouge1", "rouge2", "rougeL", "rougeLsum", "gen_len")} <= set(results)
     assert ("eval_rougeLsum" in results) == trains and ("train_runtime" in results) == trains
@@ -220,6 +226,40 @@ def test_config_file_takes_overrides_and_the_later_value_wins(tmp_path, tiny_mod
     assert method_args.method == "head" and head.unfreeze_last_n_blocks == 2
 
 
+@pytest.mark.parametrize("name", list(RUNNABLE))
+def test_shipped_config_is_written_from_its_row(name):
+    """configs/<name>.yaml holds what the row holds (its learning rate, its flags' defaults), never other values."""
+    path, row = command_line.config_path(name), RUNNABLE[name]
+    assert os.path.isfile(path), f"{path} is missing: python -m summarization_training.method_configs writes it"
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    assert text == method_configs.config_text(row), f"{path} differs from its row: python -m " \
+                                                      "summarization_training.method_configs rewrites it"
+    values = yaml.safe_load(text)
+    assert values["method"] == name and {key: values[key] for key in row.defaults} == row.defaults
+    assert ("learning_rate" in values) == row.trains
+
+
+def test_a_method_trains_at_its_rows_learning_rate_with_or_without_a_config_file(tmp_path, monkeypatch):
+    """Precedence: the command line, then the config file, then the row, never transformers' generic 5e-5."""
+    expected = {"prompt": 1e-1, "lora": 1e-3, "ia3": 3e-3, "head": 2e-4, "full": 5e-5, "dora": 1e-3}
+
+    def rates():
+        return {name: command_line.parse_arguments(["--method", name, "--output_dir", "x"])[4].learning_rate
+                for name in METHODS}
+
+    assert rates() == expected == {name: row.learning_rate for name, row in METHODS.items()}
+    monkeypatch.setattr(command_line, "CONFIG_DIR", str(tmp_path))  # no configs/<method>.yaml at all
+    assert command_line.method_config_file(["--method", "ia3"]) is None
+    assert rates() == expected
+    config = tmp_path / "mine.yaml"
+    config.write_text(yaml.safe_dump({"method": "ia3", "output_dir": "x"}))
+    assert command_line.parse_arguments([str(config)])[4].learning_rate == 3e-3  # the method named by the file
+    config.write_text(yaml.safe_dump({"method": "ia3", "output_dir": "x", "learning_rate": 0.02}))
+    assert command_line.parse_arguments([str(config)])[4].learning_rate == 0.02
+    assert command_line.parse_arguments([str(config), "--learning_rate", "0.5"])[4].learning_rate == 0.5
+
+
 def test_bare_method_flag_runs_the_assignment_setting_and_flags_override_it(tmp_path, tiny_model_dir, news_dir,
                                                                             monkeypatch, capsys):
     """`run_summarization.py --method prompt` is configs/prompt.yaml: ./cnn_dailymail in, runs/prompt out."""
@@ -231,7 +271,7 @@ def test_bare_method_flag_runs_the_assignment_setting_and_flags_override_it(tmp_
     assert "--data_dir cnn_dailymail does not exist" in error and "Kaggle" in error and "make demo" in error
 
     shutil.copytree(news_dir, tmp_path / "cnn_dailymail")
-    run_summarization.main(["--method", "prompt", "--model_name_or_path", tiny_model_dir, *QUICK])
+    run_summarization.main(["--method", "prompt", "--model_name_or_path", tiny_model_dir, *quick("prompt")])
     results = read_results(tmp_path / "runs" / "prompt")
     assert results["train_samples"] == 8 and results["predict_samples"] == 4 and "predict_rougeLsum" in results
     assert results["trainable_params"] == 6 * base_spec().n_embd  # configs/prompt.yaml: 6 virtual tokens ("[SUMMARIZE]")
@@ -244,7 +284,7 @@ def test_turning_off_what_defaults_depend_on_still_trains(flags, tmp_path, tiny_
     (with a notice) instead of stopping the run with transformers' assertion."""
     out = tmp_path / "out"
     run_summarization.main(["--method", "lora", "--model_name_or_path", tiny_model_dir, "--data_dir", news_dir,
-                            "--output_dir", str(out), "--do_train", *QUICK, *flags])
+                            "--output_dir", str(out), "--do_train", *quick("lora"), *flags])
     results = read_results(out)
     assert results["train_samples"] == 8
     evaluated = flags[0] not in ("--eval_strategy", "--do_eval")

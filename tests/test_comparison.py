@@ -103,6 +103,9 @@ def test_bbc_sizes_on_a_gpu_are_gpu_sized_and_flags_still_apply(monkeypatch):
     cpu = parse_args([])
     assert {name: getattr(cpu, name) for name in PRESET_SIZES["bbc"]} == PRESET_SIZES["bbc"]
     assert parse_args(["--preset", "synthetic"]).batch_size == PRESET_SIZES["synthetic"]["batch_size"]
+    # The demo's five methods; a registered variant (DoRA) joins by name.
+    assert cpu.methods == ["prompt", "lora", "ia3", "head", "full"]
+    assert parse_args(["--methods", "lora", "dora"]).methods == ["lora", "dora"]
 
 
 def test_synthetic_preset_runs_its_baselines_and_a_method(tmp_path, capsys):

@@ -20,6 +20,7 @@ CONFIGS = {
     "ia3": IA3MethodConfig(),
     "head": HeadConfig(unfreeze_last_n_blocks=1),
     "full": None,
+    "dora": LoraMethodConfig(lora_r=4, lora_alpha=8, lora_dropout=0.0),
 }
 V, D, L = 50257, TINY["n_embd"], TINY["n_layer"]
 BLOCK = 12 * D * D + 13 * D  # ln_1, c_attn, c_proj, ln_2, c_fc, mlp c_proj (weights + biases)
@@ -52,6 +53,8 @@ def test_trainable_parameter_count_equals_formula(name, tokenizer):
         "ia3": (L * (3 * D + 4 * D), base_total + L * (3 * D + 4 * D)),
         "head": (V * D + BLOCK, base_total + V * D),  # the untied head is a new matrix
         "full": (base_total, base_total),
+        # LoRA's factors plus one magnitude per output of each adapted c_attn
+        "dora": (L * (4 * (D + 3 * D) + 3 * D), base_total + L * (4 * (D + 3 * D) + 3 * D)),
     }[name]
     assert (trainable, total) == expected
 
@@ -61,11 +64,13 @@ def test_parameter_counts_at_gpt2_small_size_match_the_reference_table(tokenizer
     expected = {
         ("prompt", None): 4_608,
         ("lora", 128): (4_718_592, 129_158_400),
+        ("dora", 128): (4_718_592 + 12 * 3 * 768, 129_158_400 + 12 * 3 * 768),
         ("ia3", None): 64_512,
         ("head", 0): 38_597_376,
         ("head", 1): 45_685_248,
     }
     configs = {("prompt", None): SoftPromptConfig(), ("lora", 128): LoraMethodConfig(lora_r=128, lora_alpha=32),
+               ("dora", 128): LoraMethodConfig(),
                ("ia3", None): IA3MethodConfig(), ("head", 0): HeadConfig(), ("head", 1): HeadConfig(unfreeze_last_n_blocks=1)}
     for key, config in configs.items():
         with torch.device("meta"):
@@ -111,6 +116,7 @@ def test_save_writes_only_what_trained_and_load_restores_it(name, tokenizer, tmp
         "ia3": {"adapter_config.json", "adapter_model.safetensors"},
         "head": {"trainable_weights.safetensors", "method_config.json"},
         "full": {"model.safetensors", "config.json", "generation_config.json"},
+        "dora": {"adapter_config.json", "adapter_model.safetensors"},
     }[name]
     assert expected_files <= files
     if name != "full":
@@ -184,11 +190,12 @@ def test_soft_prompt_logits_to_keep_selects_the_callers_positions(tokenizer):
         torch.testing.assert_close(logits(keep), reference[:, virtual:][keep])
 
 
-def test_lora_adapter_loads_with_peft_and_gives_equal_logits(tokenizer, tmp_path):
-    model = build("lora", tokenizer)
+@pytest.mark.parametrize("name", ["lora", "dora"])
+def test_lora_adapter_loads_with_peft_and_gives_equal_logits(name, tokenizer, tmp_path):
+    model = build(name, tokenizer)
     with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_B" in name:
+        for parameter_name, p in model.named_parameters():
+            if "lora_B" in parameter_name:
                 p.normal_(std=0.1)  # B starts at zero; make the adapter matter
     model.save_pretrained(str(tmp_path))
     loaded = PeftModel.from_pretrained(make_tiny_gpt2(), str(tmp_path)).eval()
@@ -196,6 +203,7 @@ def test_lora_adapter_loads_with_peft_and_gives_equal_logits(tokenizer, tmp_path
     reference = make_tiny_gpt2()(**inputs).logits
     torch.testing.assert_close(loaded(**inputs).logits, model.eval()(**inputs).logits)
     assert not torch.allclose(loaded(**inputs).logits, reference)
+    assert loaded.peft_config["default"].use_dora is (name == "dora")  # DoRA: LoRA's format with use_dora
 
 
 def test_lora_fan_in_fan_out_follows_the_layer_type(tokenizer):

@@ -14,6 +14,8 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from core.errors import BadInputError
 from model_cards import build_model_card, files_to_upload, push_run_to_hub, write_model_card
+from peft_methods import METHODS
+from peft_methods.lora import LoraMethodConfig
 from peft_methods.soft_prompt import SoftPromptConfig, build_soft_prompt_model
 from summary_generation import PromptFormat, generation_prompt
 
@@ -130,7 +132,7 @@ def run_snippet(card: ModelCard, article: str = ARTICLE) -> dict:
     return namespace
 
 
-@pytest.mark.parametrize("method", ["prompt", "lora", "full"])
+@pytest.mark.parametrize("method", ["prompt", "lora", "full", "dora"])
 def test_usage_snippet_runs(method, tmp_path, tiny_model_dir, tokenizer):
     base = GPT2LMHeadModel.from_pretrained(tiny_model_dir) if method != "full" else make_tiny_gpt2(seed=1)
     if method == "prompt":  # the project's own wrapper, saved in PEFT's format
@@ -140,6 +142,12 @@ def test_usage_snippet_runs(method, tmp_path, tiny_model_dir, tokenizer):
     elif method == "lora":
         model = get_peft_model(base, LoraConfig(task_type="CAUSAL_LM", r=2, target_modules=["c_attn"],
                                                 fan_in_fan_out=True, init_lora_weights=False))
+    elif method == "dora":  # the registry's row, as a run builds it
+        model = METHODS["dora"].build(base, LoraMethodConfig(lora_r=2), tokenizer)
+        with torch.no_grad():
+            for name, parameter in model.named_parameters():
+                if "lora_B" in name:
+                    parameter.normal_(std=0.1)
     else:
         model = base
     model.save_pretrained(str(tmp_path))
@@ -150,6 +158,11 @@ def test_usage_snippet_runs(method, tmp_path, tiny_model_dir, tokenizer):
     prompt, out = namespace["prompt"], namespace["out"]
     assert out[0, :len(prompt)].tolist() == prompt and out.shape[1] == len(prompt) + 5
     assert isinstance(namespace["summary"], str)
+    assert set(card.data.tags) == {"summarization", *METHODS[method].tags}
+    assert card.data.library_name == ("peft" if METHODS[method].peft_type else "transformers")
+    if method == "dora":
+        assert METHODS[method].tags == ["dora", "peft", "lora"]
+        assert namespace["model"].peft_config["default"].use_dora  # the card's code loads it as DoRA
     if method == "prompt":  # PEFT's generate from our saved prompt == our wrapper's generate
         ids = torch.tensor([prompt])
         ours = model.eval().generate(input_ids=ids, attention_mask=torch.ones_like(ids), **generation,
@@ -239,7 +252,7 @@ def hub_calls(monkeypatch):
     return calls
 
 
-@pytest.mark.parametrize("method", ["lora", "prompt", "head"])
+@pytest.mark.parametrize("method", ["lora", "prompt", "head", "dora"])
 def test_push_uploads_only_run_outputs(method, tmp_path, hub_calls):
     run = fake_run(tmp_path, method)
     before = snapshot(run)

@@ -62,6 +62,7 @@ CONFIGS = {
     "ia3": IA3MethodConfig(),
     "head": HeadConfig(unfreeze_last_n_blocks=1),
     "full": None,
+    "dora": LoraMethodConfig(lora_r=4, lora_alpha=8, lora_dropout=0.0),
 }
 ARTICLES = [
     "Rain fell in Oslo on Monday.",
@@ -76,6 +77,7 @@ LAST_BLOCK = {"gpt2": "transformer.h.1.", "llama-tied": "model.layers.1.", "llam
 def trains(family, method, name):
     """Whether parameter `name` is one `method` should train."""
     return {"prompt": name == "prompt_embeddings", "lora": "lora_" in name, "ia3": "ia3_l" in name, "full": True,
+            "dora": "lora_" in name,  # LoRA's factors and lora_magnitude_vector
             "head": name == "lm_head.weight" or name.startswith(LAST_BLOCK[family])}[method]
 
 

@@ -11,6 +11,8 @@ import run_summarization
 from core import run_folder
 from peft_methods import METHODS
 
+from .conftest import takes_lora_flags
+
 # The file holding what trained: the first weights file the method's row says it saves.
 WEIGHTS = {name: next(f for f in row.saved_files if f.endswith(".safetensors")) for name, row in METHODS.items()}
 
@@ -35,8 +37,8 @@ def assert_same_weights(a, b):
 def args(model_dir, data_dir, out, method, *extra):
     return ["--method", method, "--model_name_or_path", model_dir, "--data_dir", data_dir, "--output_dir", out,
             "--do_train", "--num_train_epochs", "2", "--per_device_train_batch_size", "8", "--max_length", "192",
-            "--max_train_samples", "16", "--max_eval_samples", "4", "--learning_rate", "1e-2", "--lora_r", "2",
-            "--generation_max_new_tokens", "16", "--seed", "3", "--save_total_limit", "3",
+            "--max_train_samples", "16", "--max_eval_samples", "4", "--learning_rate", "1e-2",
+            *(["--lora_r", "2"] if takes_lora_flags(method) else []), "--generation_max_new_tokens", "16", "--seed", "3", "--save_total_limit", "3",
             "--load_best_model_at_end", "false", *extra]
 
 
@@ -55,7 +57,7 @@ def test_resumed_run_equals_uninterrupted_run(method, tmp_path, tiny_model_dir, 
 
 
 def test_resume_path_that_is_not_a_checkpoint(tmp_path, tiny_model_dir, news_dir, capsys):
-    from .test_cli_errors import fail
+    from .conftest import fail
 
     line = fail(args(tiny_model_dir, news_dir, str(tmp_path / "o"), "lora", "--resume_from_checkpoint",
                      str(tmp_path)), capsys)

@@ -143,6 +143,11 @@ MUTATIONS = [
         ("tests/test_bad_input.py",),
         "a soft prompt of another length is a RuntimeError with a traceback, not a one-line error"),
     Mutation(
+        "other-methods-flags-accepted", "summarization_training/command_line.py",
+        "        if flag not in method.flags:", "        if False:",
+        ("tests/test_cli_errors.py::test_a_flag_of_another_method_is_refused_with_the_method_it_belongs_to",),
+        "a flag of another method (--method head --lora_r 8) is parsed and silently unused"),
+    Mutation(
         "tokenizer-without-eos", "model_loading/base_model.py",
         "if tokenizer.eos_token_id is None:", "if False:",
         ("tests/test_bad_input.py",),
