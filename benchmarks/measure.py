@@ -1,5 +1,6 @@
 """Measurements: the pipeline's training steps (the real `SummarizationTrainer`), a hand-written reference loop
-with the standard full-logits loss on the same batches, generation batched and one at a time."""
+with the standard full-logits loss on the same batches, a lean hand-written step with the pipeline's arithmetic
+(for the per-step overhead), generation batched and one at a time."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import TrainerCallback, set_seed
 
 from summary_generation.generate import generate_summary_ids
-from summary_generation.padding import attention_masks, pad_sequences
+from summary_generation.padding import left_padded
 from trainer_callbacks.memory import MB, HostPeakMemory
 
 
@@ -63,7 +64,9 @@ class StepTimer(TrainerCallback):
         self.start = self.tokens = None
 
     def on_step_end(self, args, state, control, **kwargs):
-        synchronize()
+        # Only at the two boundaries: a sync at every step would add to the pipeline what it is measured without.
+        if state.global_step in (self.warmup, state.max_steps):
+            synchronize()
         if state.global_step == self.warmup:
             self.peaks.reset()
             self.start, self.tokens = time.perf_counter(), state.num_input_tokens_seen
@@ -88,13 +91,60 @@ def reference_training(model, batches: list[dict], warmup: int, bf16: bool, peak
             peaks.reset()
             start = time.perf_counter()
         with autocast(bf16):
-            loss = model(**batch).loss
+            loss = model(**model_inputs(batch)).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if step >= warmup:
             tokens += int(batch["attention_mask"].sum())
+    synchronize()
+    return Timing(time.perf_counter() - start, len(batches) - warmup, tokens, peaks.read())
+
+
+def model_inputs(batch: dict) -> dict:
+    """The model's own inputs from a pipeline batch (the collator may add host-side counts for the Trainer)."""
+    return {key: batch[key] for key in ("input_ids", "attention_mask", "labels")}
+
+
+def summary_targets(labels: torch.Tensor, ignore_index: int = -100) -> tuple[torch.Tensor, torch.Tensor]:
+    """(positions, targets), both batch x K: per row the positions that predict a summary token and those tokens,
+    padded to the longest row with position 0 and target `ignore_index`. Computed with Python lists on the host,
+    independently of the pipeline's code, so a bug there is not copied here."""
+    rows = labels.cpu().tolist()
+    kept = [[(t, nxt) for t, nxt in enumerate(row[1:]) if nxt != ignore_index] for row in rows]
+    width = max(len(row) for row in kept)
+    positions = [[t for t, _ in row] + [0] * (width - len(row)) for row in kept]
+    targets = [[n for _, n in row] + [ignore_index] * (width - len(row)) for row in kept]
+    return (torch.tensor(positions, device=labels.device), torch.tensor(targets, device=labels.device))
+
+
+def lean_training(model, batches: list[dict], warmup: int, bf16: bool, peaks: Peaks, max_grad_norm: float = 1.0,
+                  learning_rate: float = 1e-4) -> Timing:
+    """What a careful hand-written loop does with the pipeline's arithmetic: logits only at the positions that
+    predict a summary token (integer positions and targets prepared on the host before timing: no data-dependent
+    shape, no device sync), the mean cross-entropy over them, backward, gradient clipping, fused AdamW. The same
+    model and trainable parameters as the pipeline; nothing else (no scheduler, callbacks, logging, counting)."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    try:
+        optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.0, fused=True)
+    except RuntimeError:  # a device without the fused kernel
+        optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.0)
+    prepared = [(batch["input_ids"], batch["attention_mask"], *summary_targets(batch["labels"])) for batch in batches]
+    tokens = sum(int(batch["attention_mask"].sum()) for batch in batches[warmup:])  # counted before timing
+    model.train()
+    for step, (input_ids, attention_mask, positions, targets) in enumerate(prepared):
+        if step == warmup:
+            synchronize()
+            peaks.reset()
+            start = time.perf_counter()
+        with autocast(bf16):
+            logits = model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=positions).logits
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
     synchronize()
     return Timing(time.perf_counter() - start, len(batches) - warmup, tokens, peaks.read())
 
@@ -128,30 +178,24 @@ def measured_peak_flops(bf16: bool, seconds: float = 2.0) -> float:
     return best
 
 
-def left_padded(prompts: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    return (pad_sequences(prompts, pad_id, "left").to(device),
-            attention_masks(prompts, "left").to(device))
-
-
 def time_generation(model, prompts: list[list[int]], batch_size: int, config, pad_id: int, bf16: bool,
                     peaks: Peaks) -> tuple[dict, list[list[int]]]:
     """Summaries per second and new tokens per second, generating `batch_size` prompts at a time."""
     device = next(model.parameters()).device
     model.eval()
     set_seed(0)
-    warmup_ids, warmup_mask = left_padded(prompts[:2], pad_id, device)  # kernels chosen, memory pools made
+    warmup_ids, warmup_mask = (t.to(device) for t in left_padded(prompts[:2], pad_id))  # kernels, memory pools
     warmup_config = copy.deepcopy(config)
     warmup_config.max_new_tokens = warmup_config.min_new_tokens = 2
-    with autocast(bf16):
-        generate_summary_ids(model, warmup_ids, warmup_mask, warmup_config)
+    # No autocast: generate_summary_ids decodes in the weights' precision, as every run does.
+    generate_summary_ids(model, warmup_ids, warmup_mask, warmup_config)
     outputs = []
     synchronize()
     peaks.reset()
     start = time.perf_counter()
     for first in range(0, len(prompts), batch_size):
-        input_ids, mask = left_padded(prompts[first:first + batch_size], pad_id, device)
-        with autocast(bf16):
-            new_tokens = generate_summary_ids(model, input_ids, mask, config)
+        input_ids, mask = (t.to(device) for t in left_padded(prompts[first:first + batch_size], pad_id))
+        new_tokens = generate_summary_ids(model, input_ids, mask, config)
         outputs += new_tokens.tolist()
     synchronize()
     seconds = time.perf_counter() - start

@@ -1,8 +1,12 @@
 """Benchmark presets and the token data they run on.
 
-Speed does not depend on the weights or the words, only on shapes, so the model is GPT-2-shaped with random
-weights and the examples are random token ids with CNN/DailyMail-like lengths: articles of ~850 tokens
-(log-normal) cut so article + separator + summary + EOS fits `max_length`, summaries of ~60 tokens.
+Speed does not depend on the weights or the words, only on shapes, so the model has random weights (GPT-2's
+shape, or a Llama/SmolLM2-like one) and the examples are random token ids with CNN/DailyMail-like lengths: articles
+of ~850 tokens (log-normal) cut so article + separator + summary + EOS fits `max_length`, summaries of ~60 tokens.
+
+Two kinds of preset: "throughput" (every method: the pipeline against a hand-written full-logits loop, then
+generation) and "overhead" (one method: the pipeline's step against a lean hand-written step doing the same
+arithmetic, alternating repeats; what the pipeline adds per step, with the arithmetic made negligible).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from datasets import Dataset
-from transformers import GPT2Config, GPT2LMHeadModel
+from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, PretrainedConfig
 
 IGNORE_INDEX = -100
 
@@ -35,15 +39,42 @@ class Preset:
     max_length: int = 512
     summary_tokens_mean: float = 60.0
     article_tokens_median: float = 850.0
+    # "gpt2", or "llama": SmolLM2's family (grouped-query attention with n_kv_head key/value heads, SwiGLU MLP of
+    # intermediate_size, tied embeddings).
+    family: str = "gpt2"
+    n_kv_head: int | None = None
+    intermediate_size: int | None = None
+    kind: str = "throughput"  # or "overhead" (see the module docstring)
+    methods: tuple[str, ...] | None = None  # the methods run by default (None: all)
+    method_args: tuple[str, ...] = ()  # flags after `--method NAME`, overriding configs/NAME.yaml
+    repeats: int = 1  # overhead: pipeline and lean runs, alternating; minima are reported
+    # CPU threads for PyTorch (None: its default). One for the overhead preset: its arithmetic is negligible, and
+    # on a shared 2-core machine two threads wait on each other (steps measured 10-20x slower).
+    threads: int | None = None
 
-    def model_config(self) -> GPT2Config:
+    @property
+    def eos_id(self) -> int:  # also the padding id, as with GPT-2's tokenizer
+        return self.vocab_size - 1
+
+    def model_config(self) -> PretrainedConfig:
+        if self.family == "llama":
+            return LlamaConfig(
+                hidden_size=self.n_embd, num_hidden_layers=self.n_layer, num_attention_heads=self.n_head,
+                num_key_value_heads=self.n_kv_head or self.n_head, intermediate_size=self.intermediate_size,
+                vocab_size=self.vocab_size, max_position_embeddings=max(1024, self.max_length),
+                tie_word_embeddings=True, bos_token_id=self.eos_id, eos_token_id=self.eos_id,
+                pad_token_id=self.eos_id,
+            )
         return GPT2Config(n_layer=self.n_layer, n_embd=self.n_embd, n_head=self.n_head, vocab_size=self.vocab_size,
                           n_positions=1024)
+
+    def build_model(self):
+        return AutoModelForCausalLM.from_config(self.model_config())
 
     def model_flops_per_token(self) -> float:
         """The usual MFU convention (PaLM, llm.c): 6 x parameters + 12 x layers x width x length per token."""
         with torch.device("meta"):  # shapes only, no memory
-            parameters = sum(p.numel() for p in GPT2LMHeadModel(self.model_config()).parameters())
+            parameters = sum(p.numel() for p in self.build_model().parameters())
         return 6 * parameters + 12 * self.n_layer * self.n_embd * self.max_length
 
 
@@ -55,16 +86,41 @@ PRESETS = {
     ),
     "gpt2-small": Preset(
         name="gpt2-small", description="GPT-2 small (124M) on a GPU: batch 32 x 512 tokens in bf16, "
-                                       "summaries of up to 128 new tokens in batches of 128",
-        batch_size=32, warmup_steps=5, measured_steps=20,
-        generation_prompts=512, generation_batch_size=128, sequential_prompts=16, max_new_tokens=128,
+                                       "128 summaries of 48 new tokens in one batch",
+        # Capped to finish all five methods in ~2 minutes on an H100. The first GPU run spent ~70 s per method,
+        # mostly generating 16 prompts one at a time. Per method now, from NOTES section 7's figures (a training
+        # step 40-70 ms, a decoding step ~0.1 s at worst, GPT-2's 12 layers are likely faster): 3 x 13 training
+        # steps with the FLOP count (~3 s), three model builds (~5 s), one batch of 128 prompts x 48 new tokens
+        # (~5 s), 2 prompts one at a time (~10 s): ~23 s.
+        batch_size=32, warmup_steps=3, measured_steps=10,
+        generation_prompts=128, generation_batch_size=128, sequential_prompts=2, max_new_tokens=48,
+    ),
+    "smollm2-gpu": Preset(
+        name="smollm2-gpu", description="SmolLM2-135M's shape on a GPU (30 Llama layers of width 576, GQA 9/3 heads, "
+                                        "vocab 49,152, tied): LoRA r=16 on every linear layer, batch 128 x 256 in "
+                                        "bf16, the demo's GPU setting but its batch doubled; 128 summaries of 40 tokens",
+        # NOTES section 7: a lean eager LoRA step on this shape took 294 ms at batch 128 (111,000 tokens/s): the
+        # per-layer launch overhead is paid once per step, so the batch is the lever.
+        batch_size=128, warmup_steps=3, measured_steps=10,
+        generation_prompts=128, generation_batch_size=128, sequential_prompts=2, max_new_tokens=40,
+        n_layer=30, n_embd=576, n_head=9, vocab_size=49152, max_length=256, family="llama", n_kv_head=3,
+        intermediate_size=1536, methods=("lora",), method_args=("--lora_target_modules", "all-linear", "--lora_r", "16"),
+    ),
+    "overhead-cpu": Preset(
+        name="overhead-cpu", description="per-step overhead: SmolLM2's shape in miniature (30 Llama layers of width "
+                                         "32, GQA 4/2 heads, vocab 512), LoRA r=16 on every linear layer, batch 4 x "
+                                         "256; pipeline step vs lean hand-written step",
+        batch_size=4, warmup_steps=2, measured_steps=8, generation_prompts=0, generation_batch_size=1,
+        sequential_prompts=0, max_new_tokens=16, n_layer=30, n_embd=32, n_head=4, vocab_size=512, max_length=256,
+        family="llama", n_kv_head=2, intermediate_size=64, kind="overhead", methods=("lora",),
+        method_args=("--lora_target_modules", "all-linear", "--lora_r", "16"), repeats=3, threads=1,
     ),
 }
 
 
-def synthetic_examples(preset: Preset, count: int, seed: int = 0, separator_id: int = 25,
-                       eos_id: int = 50256) -> Dataset:
+def synthetic_examples(preset: Preset, count: int, seed: int = 0, separator_id: int = 25) -> Dataset:
     """Tokenized examples shaped like the pipeline's: article + separator + summary + EOS, loss on the summary."""
+    eos_id = preset.eos_id
     rng = np.random.default_rng(seed)
     rows = {"input_ids": [], "labels": [], "prompt_input_ids": []}
     for _ in range(count):

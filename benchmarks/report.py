@@ -60,3 +60,16 @@ def print_tables(report: dict) -> None:
     padding = report["padding_fraction"]
     print(f"\nPadding over one epoch: random batches {100 * padding['random']:.1f}%, "
           f"length-grouped {100 * padding['group_by_length']:.1f}%")
+
+
+def print_overhead_table(report: dict) -> None:
+    print(f"\n{report['description']} | device: {report['device']} | bf16: {report['bf16']} | "
+          f"{report['cpu_threads']} threads")
+    print("\nTraining step, seconds (minimum over alternating repeats; every repeat in brackets)\n")
+    print("| method | settings | pipeline step s | lean step s | pipeline / lean |")
+    print("|---|---|---:|---:|---:|")
+    for row in report["methods"]:
+        settings = " ".join([*row["method_flags"], *(f"{k}={v}" for k, v in row["training_overrides"].items())])
+        cells = [f"{row[loop]['min_step_s']:.3f} ({', '.join(f'{s:.3f}' for s in row[loop]['step_s'])})"
+                 for loop in ("pipeline", "lean")]
+        print(f"| {row['method']} | {settings} | {cells[0]} | {cells[1]} | {row['ratio']:.2f}x |")

@@ -47,8 +47,16 @@ class SummarizationTrainingArguments(TrainingArguments):
         default=True, metadata={"help": "On resume, restore callback state (early-stopping patience) too."}
     )
     logging_steps: float = field(default=10, metadata={"help": "Log training loss and throughput every N steps."})
+    # SummarizationTrainer counts "non_padding" tokens on the host, from the collator (summarization_training/
+    # host_counts.py); Trainer's own count reads the device back every step.
     include_num_input_tokens_seen: str = field(
         default="non_padding", metadata={"help": "Token counting for throughput: 'non_padding', 'all' or 'no'."}
+    )
+    logging_nan_inf_filter: bool = field(
+        default=False,
+        metadata={"help": "Replace a NaN/inf training loss by the mean of the logged ones. Off: the check reads the "
+                          "loss back from the device after every step, a GPU sync per step (transformers #33693), "
+                          "and a NaN loss is better seen than hidden. Gradients are the same either way."},
     )
     # Labels are named explicitly: Trainer guesses label names from the model's forward signature, and behind a
     # PEFT wrapper (forward(*args, **kwargs)) it finds none and reports no eval loss. The extra tokenized

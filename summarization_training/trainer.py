@@ -12,6 +12,7 @@ What the stock Trainer does not do:
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 from dataclasses import dataclass, field
@@ -25,10 +26,13 @@ from transformers.trainer_utils import EvalLoopOutput
 from core import BadInputError
 from metrics.scoring import summary_scores
 from peft_methods import Method
+from summarization_data import SummarizationCollator
+from summarization_data.collator import HOST_COUNTS
 from summarization_data.tokenization import IGNORE_INDEX
 from summary_generation import generate_summaries
 
 from .checkpointing import save_checkpoint_atomically
+from .host_counts import HostTokenCounting
 
 
 @dataclass
@@ -41,10 +45,14 @@ class GeneratedSummaries:
     lengths: list[int] = field(default_factory=list)
 
 
-class SummarizationTrainer(Trainer):
+class SummarizationTrainer(HostTokenCounting, Trainer):
     def __init__(self, *args, method: Method, **kwargs):
         super().__init__(*args, **kwargs)
         self.method = method
+        # Counts the training step would otherwise read back from the device (a CUDA sync per step) come with the
+        # batch, computed on the host (HostTokenCounting, compute_loss); a copy, the caller's collator is unchanged.
+        if isinstance(self.data_collator, SummarizationCollator):
+            self.data_collator = dataclasses.replace(self.data_collator, host_counts=True)
         # Logits at summary positions only, and with them the exact per-example evaluation loss. Label
         # smoothing and a custom compute_loss_func take the full logits; they keep the stock path.
         self.summary_logits_only = (self.args.summary_logits_only and self.label_smoother is None
@@ -61,9 +69,16 @@ class SummarizationTrainer(Trainer):
         activation, yet only the summary positions carry loss. transformers' `logits_to_keep` takes a boolean
         mask; `shift_labels` hands the loss the matching targets, so everything else (token-count
         normalisation across gradient accumulation and devices) stays the stock Trainer path.
+
+        With the collator's host-side counts, the positions are integer indices, batch x (the longest row's count,
+        known on the host): no data-dependent shape, so no device sync (a boolean mask's `nonzero` waits for the
+        device to finish everything queued before it).
         """
+        counts = inputs.get(HOST_COUNTS)
+        inputs = {key: value for key, value in inputs.items() if key != HOST_COUNTS}  # not a model input
         if self.summary_logits_only and "labels" in inputs:
-            keep, targets = summary_positions(inputs["labels"])
+            width = counts["summary_width"] if counts is not None else None
+            keep, targets = summary_positions(inputs["labels"], width)
             inputs = {**inputs, "logits_to_keep": keep, "shift_labels": targets}
         return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                     num_items_in_batch=num_items_in_batch)
@@ -110,7 +125,7 @@ class SummarizationTrainer(Trainer):
             return super().prediction_step(model, inputs, True, ignore_keys)
         inputs = self._prepare_inputs(inputs)
         keep, targets = summary_positions(inputs["labels"])
-        features = {key: value for key, value in inputs.items() if key != "labels"}
+        features = {key: value for key, value in inputs.items() if key not in ("labels", HOST_COUNTS)}
         with torch.no_grad(), self.compute_loss_context_manager():
             logits = model(**features, logits_to_keep=keep).logits
         token_nll = nn.functional.cross_entropy(logits.float(), targets, reduction="none")
@@ -164,12 +179,21 @@ def check_logits_to_keep(model) -> None:
         )
 
 
-def summary_positions(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def summary_positions(labels: torch.Tensor, width: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(mask of the positions that predict a summary token, their targets in row-major order): each position
-    predicts the next token's label, as the causal-LM loss shifts them."""
+    predicts the next token's label, as the causal-LM loss shifts them.
+
+    Given `width`, the most such positions in a row (known on the host), instead (positions, targets), both
+    batch x width: each row's positions in order, then positions that predict nothing, whose target is
+    IGNORE_INDEX. The same loss, and no output shape that depends on the device's data (boolean-mask indexing
+    must read the mask back: a device sync)."""
     next_labels = nn.functional.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX)
     keep = next_labels != IGNORE_INDEX
-    return keep, next_labels[keep]
+    if width is None:
+        return keep, next_labels[keep]
+    # A stable sort puts the kept positions first, in order; the rest follow, ignored by the loss.
+    positions = torch.sort(keep.to(torch.int8), dim=1, descending=True, stable=True).indices[:, :width]
+    return positions, next_labels.gather(1, positions)
 
 
 def decode_labels(labels: list[list[int]], tokenizer) -> list[str]:

@@ -29,7 +29,7 @@ def report(tmp_path_factory):
 def test_every_method_measured_with_its_parameter_count(report):
     report, _ = report
     rows = {row["method"]: row for row in report["methods"]}
-    assert list(rows) == list(METHODS)
+    assert list(rows) == [name for name, row in METHODS.items() if row.compared_by_default]
     d, vocab = TINY.n_embd, TINY.vocab_size
     assert rows["prompt"]["trainable_parameters"] == 6 * d  # '[SUMMARIZE]' is 6 GPT-2 tokens
     assert rows["full"]["trainable_parameters"] == rows["full"]["total_parameters"]
@@ -70,6 +70,48 @@ def test_existing_results_are_not_overwritten(report, capsys):
     assert exit_info.value.code == 2
     assert "exists; pass --overwrite" in capsys.readouterr().err
     assert output.read_bytes() == before
+
+
+TINY_OVERHEAD = dataclasses.replace(
+    presets.PRESETS["overhead-cpu"], name="tiny-overhead", n_layer=2, max_length=64, batch_size=2, warmup_steps=1,
+    measured_steps=2, repeats=2, summary_tokens_mean=16, article_tokens_median=60,
+)
+
+
+def test_overhead_preset_compares_the_pipeline_step_with_the_lean_step(tmp_path):
+    output = tmp_path / "overhead.json"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(presets.PRESETS, "tiny-overhead", TINY_OVERHEAD)
+        returned = benchmark.run(["--preset", "tiny-overhead", "--output", str(output)])
+    written = json.loads(output.read_text())
+    assert written == json.loads(json.dumps(returned)) and written["complete"] is True
+    (row,) = written["methods"]
+    assert row["method"] == "lora" and row["same_tokens"] is True  # both loops trained on the same batches
+    assert row["trainable_parameters"] == 2 * 16 * (  # r=16 on every linear layer of 2 Llama blocks, not the head
+        (32 + 32) + 2 * (32 + 16) + (32 + 32) + 2 * (32 + 64) + (64 + 32))
+    for loop in ("pipeline", "lean"):
+        assert len(row[loop]["step_s"]) == 2 and row[loop]["min_step_s"] == min(row[loop]["step_s"]) > 0
+    assert row["ratio"] == pytest.approx(row["pipeline"]["min_step_s"] / row["lean"]["min_step_s"])
+    assert row["optimizer_fused"] is True
+
+
+def test_json_is_written_after_each_method(tmp_path, monkeypatch):
+    """A run stopped during its second method keeps the first method's results."""
+    output = tmp_path / "partial.json"
+    monkeypatch.setitem(presets.PRESETS, "tiny-overhead", TINY_OVERHEAD)
+    calls = []
+
+    def second_method_fails(name, *args):
+        if calls:
+            assert json.loads(output.read_text())["methods"] == [{"method": "lora", "wall_s": pytest.approx(0, abs=5)}]
+            raise KeyboardInterrupt
+        calls.append(name)
+        return {"method": name}
+
+    monkeypatch.setattr(benchmark, "benchmark_overhead", lambda name, *args: second_method_fails(name, *args))
+    with pytest.raises(KeyboardInterrupt):
+        benchmark.run(["--preset", "tiny-overhead", "--output", str(output), "--methods", "lora", "ia3"])
+    assert json.loads(output.read_text())["complete"] is False
 
 
 def test_presets_match_the_issue():

@@ -148,6 +148,17 @@ MUTATIONS = [
         ("tests/test_cli_errors.py::test_a_flag_of_another_method_is_refused_with_the_method_it_belongs_to",),
         "a flag of another method (--method head --lora_r 8) is parsed and silently unused"),
     Mutation(
+        "token-count-syncs", "summarization_training/host_counts.py",
+        'self.state.num_input_tokens_seen += counts["non_padding_tokens"]',
+        "return super()._track_num_input_tokens(inputs)",
+        ("tests/test_step_overhead.py::test_training_steps_after_the_first_never_read_the_device",),
+        "training tokens are counted by Trainer on the device: a gather and an .item() (a CUDA sync) every step"),
+    Mutation(
+        "summary-positions-boolean-mask", "summarization_training/trainer.py",
+        "    if width is None:\n        return keep, next_labels[keep]", "    if True:\n        return keep, next_labels[keep]",
+        ("tests/test_step_overhead.py::test_training_steps_after_the_first_never_read_the_device",),
+        "the training loss selects summary positions with a boolean mask: a data-dependent shape, a sync every step"),
+    Mutation(
         "tokenizer-without-eos", "model_loading/base_model.py",
         "if tokenizer.eos_token_id is None:", "if False:",
         ("tests/test_bad_input.py",),
