@@ -28,7 +28,7 @@ from metrics.scoring import summary_scores
 from summarization_data import load_summarization_splits
 from summarization_data.arguments import DataArguments
 from summarization_data.loading import resolve_data_files
-from summarization_training.trainer import GeneratedSummaries
+from summary_generation import GeneratedSummaries
 from trainer_callbacks.memory import HostPeakMemory
 
 logger = logging.getLogger("lead")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
-from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -29,20 +28,10 @@ from peft_methods import Method
 from summarization_data import SummarizationCollator
 from summarization_data.collator import HOST_COUNTS
 from summarization_data.tokenization import IGNORE_INDEX
-from summary_generation import generate_summaries
+from summary_generation import GeneratedSummaries, generate_summaries
 
 from .checkpointing import save_checkpoint_atomically
 from .host_counts import HostTokenCounting
-
-
-@dataclass
-class GeneratedSummaries:
-    """The summaries of one generation pass, in dataset order (every example once, on every process)."""
-
-    ids: list[str] = field(default_factory=list)
-    references: list[str] = field(default_factory=list)
-    predictions: list[str] = field(default_factory=list)
-    lengths: list[int] = field(default_factory=list)
 
 
 class SummarizationTrainer(HostTokenCounting, Trainer):

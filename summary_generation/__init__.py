@@ -3,7 +3,7 @@ settings (`settings`, the run's generation_config.json) and the loop (`generate.
 precision of decoding is decided. It sits just above `core`: training, summarize.py and the benchmark use it; it
 uses none of them."""
 
-from .generate import Summaries, generate_summaries
+from .generate import GeneratedSummaries, Summaries, generate_summaries
 from .prompt import (
            PromptFormat,
            chat_prompt_format,
@@ -13,5 +13,5 @@ from .prompt import (
 )
 from .settings import SummarySettings
 
-__all__ = ["PromptFormat", "Summaries", "SummarySettings", "chat_prompt_format", "generate_summaries",
+__all__ = ["GeneratedSummaries", "PromptFormat", "Summaries", "SummarySettings", "chat_prompt_format", "generate_summaries",
            "generation_prompt", "load_prompt_format", "save_prompt_format"]

@@ -41,6 +41,17 @@ class Summaries:
     lengths: list[int] = field(default_factory=list)
 
 
+@dataclass
+class GeneratedSummaries:
+    """A split's summaries with their references, in dataset order (every example once, on every process): what
+    evaluation scores and a run writes to generated_predictions.jsonl, whether a model or a lead baseline made them."""
+
+    ids: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    predictions: list[str] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+
+
 def generate_summaries(model, tokenizer, prompts: list[list[int]], settings: SummarySettings, batch_size: int,
                        accelerator=None) -> Summaries:
     """Summaries of `prompts` (unpadded token ids: `summary_generation.prompt.generation_prompt`), in batches of

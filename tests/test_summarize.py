@@ -278,3 +278,20 @@ def test_base_model_flag_loads_a_run_whose_base_moved(tmp_path, tokenizer, tiny_
     assert expected != expected_summary(AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval(), tokenizer,
                                         prompt_format, ARTICLE)
     assert summarize_out(["--run_dir", run_dir, "--base_model", tiny_model_dir, str(path)], capsys) == expected + "\n"
+
+
+def test_lines_are_articles_summarized_in_batches_as_one_at_a_time(full_run, tokenizer, tmp_path, capsys,
+                                                                    monkeypatch):
+    """--lines: each non-empty line is an article; --batch_size 2 left-pads them together, and each summary equals
+    the one made alone (padding is masked)."""
+    first, second = ARTICLE, " ".join(f"The mayor opened bridge {i} on Friday." for i in range(5))
+    path = tmp_path / "articles.txt"
+    path.write_text(f"{first}\n\n{second}\n")
+    assert summarize.read_articles([str(path)], lines=True) == [first, second]
+    assert summarize.read_articles([str(path)]) == [f"{first}\n\n{second}\n"]
+    calls = record_generation(monkeypatch)
+    out = summarize_out(["--run_dir", full_run, "--lines", "--batch_size", "2", str(path)], capsys)
+    assert len(calls) == 1  # one generate call for both: a batch of two
+    model = AutoModelForCausalLM.from_pretrained(full_run).eval()
+    expected = [expected_summary(model, tokenizer, RUN_FORMAT, article) for article in (first, second)]
+    assert out == "".join(summary + "\n\n" for summary in expected)
