@@ -238,8 +238,16 @@ def run(argv=None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     preset = PRESETS[args.preset]
+    threads = torch.get_num_threads()
     if preset.threads is not None:
         torch.set_num_threads(preset.threads)
+    try:
+        return measure_presets(args, preset, argv)
+    finally:  # called in-process (tests), the caller's threads come back: they change the last bits of its sums
+        torch.set_num_threads(threads)
+
+
+def measure_presets(args, preset, argv) -> dict:
     methods = args.methods or list(preset.methods or [n for n, row in METHODS.items() if row.compared_by_default])
     steps = preset.warmup_steps + preset.measured_steps
     dataset = synthetic_examples(preset, max(steps * preset.batch_size, preset.generation_prompts))
