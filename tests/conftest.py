@@ -261,14 +261,24 @@ def run_args(model_dir, data_dir, output_dir, method):
                *(RUN_LORA if takes_lora_flags(method) else []))
 
 
+def compared_methods() -> list[str]:
+    from peft_methods import METHODS
+
+    return [name for name, row in METHODS.items() if row.compared_by_default]
+
+
+# The shared runs train the comparison's methods; a variant row (DoRA, LoRA's flags plus one PEFT option) is
+# covered by the per-method tests that build it (test_methods, test_model_families, test_resume).
+RUN_METHODS = compared_methods()
+
+
 @pytest.fixture(scope="session")
 def runs(tiny_model_dir, summary_dir, tmp_path_factory):
     """One finished run per method on the pretrained base and the one-sentence task (shared by many tests)."""
     import run_summarization
-    from peft_methods import METHODS
 
     folders = {}
-    for method in METHODS:
+    for method in RUN_METHODS:
         folders[method] = str(tmp_path_factory.mktemp(f"run-{method}"))
         run_summarization.main(run_args(tiny_model_dir, summary_dir, folders[method], method))
     return folders

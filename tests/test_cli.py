@@ -17,7 +17,7 @@ import run_summarization
 from peft_methods import METHODS, RUNNABLE
 from summarization_training import command_line, method_configs
 
-from .conftest import RUN_MAX_NEW_TOKENS, SUMMARY_TRAIN, base_spec, cli, takes_lora_flags
+from .conftest import RUN_MAX_NEW_TOKENS, RUN_METHODS, SUMMARY_TRAIN, base_spec, cli, takes_lora_flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULT_KEYS = {
@@ -44,7 +44,7 @@ def read_predictions(folder):
         return [json.loads(line) for line in handle]
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("method", RUN_METHODS)
 def test_run_writes_every_result_key_state_and_plot(runs, method):
     folder = runs[method]
     results = read_results(folder)
@@ -80,7 +80,7 @@ def test_run_writes_every_result_key_state_and_plot(runs, method):
     assert os.path.isfile(os.path.join(folder, "README.md"))
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("method", RUN_METHODS)
 def test_run_folder_and_checkpoints_hold_only_what_trained(runs, method):
     folder = runs[method]
     checkpoints = [os.path.join(folder, d) for d in os.listdir(folder) if d.startswith("checkpoint-")]
@@ -101,7 +101,7 @@ def test_run_folder_and_checkpoints_hold_only_what_trained(runs, method):
         assert list(saved) == ["prompt_embeddings"] and saved["prompt_embeddings"].shape == (6, base_spec().n_embd)
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("method", RUN_METHODS)
 def test_predictions_file_has_one_prompt_free_summary_per_test_example(runs, method, summary_dir, news_dir, tokenizer):
     import csv
 

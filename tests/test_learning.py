@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from peft_methods import METHODS
+from .conftest import RUN_METHODS
 
 # How far each method that learns the task in the runs' budget clears the untuned base's ROUGE-L (measured on CPU:
 # full +0.19, LoRA and head +0.05 to +0.08; a soft prompt and (IA)^3 on a 2-block model lower the loss only).
@@ -47,7 +47,7 @@ def test_full_fine_tuning_clears_the_untuned_models_interval(runs, zero_shot_run
     assert tuned["predict_rouge1_ci_low"] > untuned["predict_rouge1_ci_high"]
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("method", RUN_METHODS)
 def test_every_method_lowers_the_summary_loss(method, runs, zero_shot_run):
     assert results(runs[method])["predict_loss"] < results(zero_shot_run)["predict_loss"]
 

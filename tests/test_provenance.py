@@ -16,7 +16,7 @@ from core.provenance import PACKAGES, REDACTED, data_fingerprint, environment, m
 from peft_methods import METHODS
 from summarization_training.forgetting import TOKENS, general_text_loss
 
-from .conftest import make_tiny_gpt2
+from .conftest import RUN_METHODS, make_tiny_gpt2
 
 TEXTS = ["The council approved the new budget on Monday after a long debate.",
          "Heavy rain flooded several roads in the north of the city overnight.",
@@ -95,7 +95,7 @@ def test_general_text_loss_of_a_soft_prompt_model_scores_the_text_after_the_prom
     assert general_text_loss(model, tokenizer, TEXTS, batch_size=2) == pytest.approx(total / count, rel=1e-5)
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("method", RUN_METHODS)
 def test_every_run_folder_records_its_provenance_and_forgetting(runs, method):
     folder = runs[method]
     with open(os.path.join(folder, run_folder.PROVENANCE)) as handle:

@@ -12,7 +12,6 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 import summarize
 import summary_generation.generate as generate_module
 from core import run_folder
-from peft_methods import METHODS
 from summarization_training import command_line
 from summary_generation import PromptFormat, generation_prompt, save_prompt_format
 from summary_generation.generate import (
@@ -21,7 +20,7 @@ from summary_generation.generate import (
 )
 from summary_generation.settings import SummarySettings
 
-from .conftest import RUN_MAX_NEW_TOKENS, make_tiny_gpt2
+from .conftest import RUN_MAX_NEW_TOKENS, RUN_METHODS, make_tiny_gpt2
 
 
 def first_prediction(run_dir):
@@ -43,7 +42,7 @@ CPU_ONLY = pytest.mark.skipif(torch.cuda.is_available(), reason="exact greedy te
 
 
 @CPU_ONLY
-@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("method", RUN_METHODS)
 def test_summarize_command_equals_the_runs_predictions(method, runs, news_dir, tmp_path, capsys):
     expected = first_prediction(runs[method])
     path = tmp_path / "article.txt"
