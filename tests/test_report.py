@@ -12,10 +12,11 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from peft_methods import METHODS
 from reporting import plots
 from reporting.plots import plot_frontier, plot_loss_curves
 from reporting.report import build_report, main
+
+from .conftest import RUN_METHODS
 
 TEST_SAMPLES = 11490
 COMPUTE_SHARE = 0.7
@@ -306,7 +307,7 @@ def test_report_on_real_runs_matches_their_results(runs, zero_shot_run, tmp_path
 
     path = build_report([zero_shot_run, *runs.values()], str(tmp_path / "report"))
     _, rows = parse_table(open(path, encoding="utf-8").read())
-    assert list(rows) == ["zero-shot (baseline)", *METHODS]  # the registry's order
+    assert list(rows) == ["zero-shot (baseline)", *RUN_METHODS]  # the registry's order
     for method, folder in {"zero-shot": zero_shot_run, **runs}.items():
         results = json.load(open(os.path.join(folder, "all_results.json")))
         row = rows[method + (" (baseline)" if method == "zero-shot" else "")]

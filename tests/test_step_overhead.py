@@ -24,7 +24,7 @@ from trainer_callbacks import (
 )
 
 from .test_methods import build
-from .test_summary_logits import loss_and_grads, ragged_batch
+from .test_summary_logits import comparable_model, loss_and_grads, ragged_batch
 
 # Tensor methods that return host values (each waits for the device) or shapes that depend on the data.
 READS_BACK = {"item", "tolist", "cpu", "numpy", "__bool__", "__int__", "__float__", "__index__", "nonzero",
@@ -151,14 +151,7 @@ def test_host_count_of_tokens_equals_trainers_count(tokenizer, tmp_path):
 
 @pytest.mark.parametrize("name", list(METHODS))
 def test_integer_positions_give_the_boolean_mask_loss_and_gradients(name, tokenizer, tmp_path):
-    model = build(name, tokenizer).train()
-    for module in model.modules():  # dropout off: both passes must see the same network
-        if isinstance(module, torch.nn.Dropout):
-            module.p = 0.0
-    with torch.no_grad():  # LoRA's B starts at zero, which would leave A without a gradient to compare
-        for key, parameter in model.named_parameters():
-            if "lora_B" in key:
-                parameter.normal_(std=0.1)
+    model = comparable_model(name, tokenizer)
     args = SummarizationTrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True, eval_strategy="no",
                                           save_strategy="no", load_best_model_at_end=False)
     trainer = SummarizationTrainer(model=model, args=args, method=METHODS[name])

@@ -28,9 +28,8 @@ def loss_and_grads(trainer, model, batch, num_items_in_batch):
     return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
 
 
-@pytest.mark.parametrize("num_items_in_batch", [None, torch.tensor(23)])
-@pytest.mark.parametrize("name", list(METHODS))
-def test_summary_only_logits_give_the_standard_loss_and_gradients(name, num_items_in_batch, tokenizer, tmp_path):
+def comparable_model(name, tokenizer):
+    """The method's model in training mode, ready for two passes whose gradients are compared."""
     model = build(name, tokenizer).train()
     for module in model.modules():  # dropout off: both passes must see the same network
         if isinstance(module, torch.nn.Dropout):
@@ -39,6 +38,13 @@ def test_summary_only_logits_give_the_standard_loss_and_gradients(name, num_item
         for key, parameter in model.named_parameters():
             if "lora_B" in key:
                 parameter.normal_(std=0.1)
+    return model
+
+
+@pytest.mark.parametrize("num_items_in_batch", [None, torch.tensor(23)])
+@pytest.mark.parametrize("name", list(METHODS))
+def test_summary_only_logits_give_the_standard_loss_and_gradients(name, num_items_in_batch, tokenizer, tmp_path):
+    model = comparable_model(name, tokenizer)
     batch = ragged_batch()
     results = {}
     for restricted in (True, False):
