@@ -26,8 +26,7 @@ from model_cards import push_run_to_hub, write_model_card
 from model_loading import base_model_provenance, load_base_model
 from peft_methods import RUNNABLE, count_parameters
 from reporting import plot_loss_curves
-from summarization_data import SummarizationCollator, load_summarization_splits, tokenize_splits
-from summarization_data.loading import resolve_data_files
+from summarization_data import SummarizationCollator, describe_source, load_splits, tokenize_splits
 from summarization_training import SummarizationTrainer
 from summarization_training.command_line import parse_arguments
 from summarization_training.forgetting import ARTICLES as FORGETTING_ARTICLES
@@ -60,17 +59,10 @@ def run(argv: list[str] | None = None) -> dict:
     resume = resolve_checkpoint(training_args) if training_args.do_train and not finished_training else None
     set_seed(training_args.seed)
 
-    # Data: CSVs -> cleaned, sampled DatasetDict.
-    data_files = resolve_data_files(
-        data_args.data_dir,
-        {"train": data_args.train_file, "validation": data_args.validation_file, "test": data_args.test_file},
-        wanted_splits(training_args),
-    )
+    # Data: CSVs, a `datasets` dataset or BBC News -> cleaned, sampled DatasetDict.
     with training_args.main_process_first(desc="loading data"):
-        raw = load_summarization_splits(
-            data_files, data_args.text_column, data_args.summary_column, data_args.id_column,
-            max_samples={"train": data_args.max_train_samples, "validation": data_args.max_eval_samples,
-                         "test": data_args.max_predict_samples},
+        raw = load_splits(
+            data_args, wanted_splits(training_args),
             seed=training_args.data_seed if training_args.data_seed is not None else training_args.seed,
             cache_dir=model_args.cache_dir,
         )
@@ -193,9 +185,11 @@ def publish_run(training_args, data_args, method_config, results: dict, prompt_f
         "seed": training_args.seed,
         **(asdict(method_config) if method_config is not None else {}),
     }
+    source = describe_source(data_args)
     write_model_card(training_args.output_dir, results=results, hyperparameters=hyperparameters,
-                     base_model=results["base_model"], base_model_note=base_model_note,
-                     dataset_name=data_args.dataset_name, separator=prompt_format.separator,
+                     base_model=results["base_model"], base_model_note=base_model_note, dataset_name=source.name,
+                     dataset_id=source.hub_id, dataset_config=source.config, dataset_location=source.location,
+                     separator=prompt_format.separator,
                      prefix=prompt_format.prefix, num_virtual_tokens=prompt_format.num_virtual_tokens,
                      generation=summary_settings.generation_config().to_diff_dict(), baselines=baselines, repo_id=repo_id,
                      provenance=provenance)

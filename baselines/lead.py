@@ -1,7 +1,7 @@
 """Lead-N baselines: the article's first N sentences as its summary, scored like every model run.
 
     python -m baselines.lead --data_dir cnn_dailymail --output_dir runs/lead-3 --max_predict_samples 3000
-    python -m baselines.lead --num_sentences 1 --data_dir bbc_news --output_dir runs/lead-1
+    python -m baselines.lead --num_sentences 1 --dataset_name bbc_news --output_dir runs/lead-1
 
 Lead-3 is the standard baseline for CNN/DailyMail (multi-sentence highlights); lead-1 for one-sentence summaries
 (XSum-style data such as BBC News, whose journalist-written intro is removed from the article).
@@ -25,9 +25,8 @@ from core import BadInputError, run_cli, run_folder
 from core.provenance import data_fingerprint, environment
 from metrics import split_sentences
 from metrics.scoring import summary_scores
-from summarization_data import load_summarization_splits
+from summarization_data import load_splits
 from summarization_data.arguments import DataArguments
-from summarization_data.loading import resolve_data_files
 from summary_generation import GeneratedSummaries
 from trainer_callbacks.memory import HostPeakMemory
 
@@ -53,9 +52,7 @@ def run(argv: list[str] | None = None) -> dict:
     data_args, args = HfArgumentParser((DataArguments, LeadArguments)).parse_args_into_dataclasses(args=argv)
     if run_folder.is_finished(args.output_dir) and not args.overwrite_output_dir:
         raise BadInputError(f"{args.output_dir} already holds a finished run; pass --overwrite_output_dir")
-    files = resolve_data_files(data_args.data_dir, {"test": data_args.test_file}, ["test"])
-    test = load_summarization_splits(files, data_args.text_column, data_args.summary_column, data_args.id_column,
-                                     max_samples={"test": data_args.max_predict_samples}, seed=args.data_seed)["test"]
+    test = load_splits(data_args, ["test"], seed=args.data_seed)["test"]
     host = HostPeakMemory()
     host.reset()
     start = time.perf_counter()

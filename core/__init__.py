@@ -1,7 +1,8 @@
 """The bottom of the house: what every layer uses and nothing in the project is imported from here.
 
 `errors`: the one exception for problems the user can fix, and the command-line wrapper that turns it into one
-line. `run_folder`: the names of the files in a run folder and the questions asked about one.
+line. `config_files`: where configs/<method>.yaml are and how one is read. `run_folder`: the names of the files
+in a run folder and the questions asked about one.
 """
 
 from .errors import BadInputError, run_cli

@@ -41,11 +41,14 @@ def percent(results: dict, key: str) -> str:
     return "n/a" if results.get(key) is None else f"{100 * results[key]:.2f}"
 
 
-def eval_results(results: dict, dataset_name: str, split: str = "test") -> list[EvalResult] | None:
-    """The model-index: test ROUGE F1 in percent; None without predict scores."""
+def eval_results(results: dict, dataset_name: str, dataset_id: str | None = None, dataset_config: str | None = None,
+                 split: str = "test") -> list[EvalResult] | None:
+    """The model-index: test ROUGE F1 in percent; None without predict scores. The dataset type is a Hub id only
+    when the data came from the Hub under that id ("local" otherwise): a card never claims a borrowed dataset."""
     found = [key for key in ROUGE if results.get(f"predict_{key}") is not None]
-    return [EvalResult(task_type="summarization", task_name="Summarization", dataset_type=dataset_name,
-                       dataset_name=dataset_name, dataset_split=split, metric_type=key, metric_name=ROUGE[key],
+    return [EvalResult(task_type="summarization", task_name="Summarization", dataset_type=dataset_id or "local",
+                       dataset_name=dataset_name, dataset_config=dataset_config, dataset_split=split,
+                       metric_type=key, metric_name=ROUGE[key],
                        metric_value=round(100 * results[f"predict_{key}"], 2)) for key in found] or None
 
 
@@ -87,12 +90,15 @@ def usage_snippet(method: Method, base_model: str, separator: str, generation: d
 
 
 def build_model_card(results: dict, hyperparameters: dict, base_model: str, dataset_name: str,
+                     dataset_id: str | None = None, dataset_config: str | None = None, dataset_location: str | None = None,
                      separator: str = "\nTL;DR:", generation: dict | None = None, baselines: dict | None = None,
                      repo_id: str | None = None, license: str | None = None, prefix: str = "",
                      base_model_note: str | None = None, num_virtual_tokens: int = 0,
                      provenance: dict | None = None) -> ModelCard:
     """`base_model`: a Hub id for the metadata; a local folder (no id known) is named in the text only, since
-    the Hub links `base_model` to a repository. `base_model_note`: how the weights were obtained (e.g. dequantized)."""
+    the Hub links `base_model` to a repository. `base_model_note`: how the weights were obtained (e.g. dequantized).
+    `dataset_name`: the data the run read; `dataset_id`: its Hub id, only when it came from the Hub;
+    `dataset_location`: a local path, named in the text only (the metadata is what the Hub indexes)."""
     method = method_row(results["method"])
     if method is None:
         raise BadInputError(f"results of an unknown method {results['method']!r}; known: {', '.join(REGISTRY)}")
@@ -100,9 +106,9 @@ def build_model_card(results: dict, hyperparameters: dict, base_model: str, data
     hub_id = None if is_local_path(base_model) else base_model
     data = ModelCardData(
         base_model=hub_id, library_name="peft" if method.peft_type else "transformers",
-        pipeline_tag="text-generation", datasets=[dataset_name] if dataset_name else None, metrics=["rouge"],
+        pipeline_tag="text-generation", datasets=[dataset_id] if dataset_id else None, metrics=["rouge"],
         license=license, tags=["summarization", *method.tags],
-        model_name=model_name, eval_results=eval_results(results, dataset_name),
+        model_name=model_name, eval_results=eval_results(results, dataset_name, dataset_id, dataset_config),
     )
     hyper = "\n".join(f"| `{key}` | {format_number(value)} |" for key, value in sorted(hyperparameters.items()))
     efficiency = "\n".join(f"| {label} | {format_number(results.get(key))} |" for key, label in EFFICIENCY
@@ -114,7 +120,8 @@ def build_model_card(results: dict, hyperparameters: dict, base_model: str, data
         for key, name in ROUGE.items())
     sections = [
         f"# {model_name}\n\n{base_model if hub_id else f'The model in `{base_model}`'} fine-tuned for news "
-        f"summarization on {dataset_name}.{f' Base weights: {base_model_note}.' if base_model_note else ''}\n",
+        f"summarization on {dataset_name}{f' ({dataset_config})' if dataset_config else ''}"
+        f"{f' (`{dataset_location}`)' if dataset_location else ''}{data_fingerprints(provenance)}.{f' Base weights: {base_model_note}.' if base_model_note else ''}\n",
         f"## Method\n\n**{method.name}**: {method.description}.\n\nTrainable parameters: "
         f"{format_number(results.get('trainable_params'))} of {format_number(results.get('total_params'))} "
         f"({format_number(results.get('trainable_percent'))}%).\n",
@@ -141,6 +148,12 @@ def build_model_card(results: dict, hyperparameters: dict, base_model: str, data
     if provenance:
         sections.append(provenance_section(provenance))
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(sections))
+
+
+def data_fingerprints(provenance: dict | None) -> str:
+    """Which examples, exactly: the sampled splits' fingerprints (the same data gives the same digests)."""
+    data = (provenance or {}).get("data") or {}
+    return f" (data fingerprints: {', '.join(f'{split} `{digest[:12]}`' for split, digest in data.items())})" if data else ""
 
 
 def provenance_section(provenance: dict) -> str:

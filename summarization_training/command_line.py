@@ -11,23 +11,20 @@ another method (given on the command line or in the file) is an error, not silen
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from dataclasses import dataclass, field
 
-import yaml
 from transformers import HfArgumentParser
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
 from core import BadInputError
+from core.config_files import CONFIG_SUFFIXES, config_path, read_config
 from model_loading import ModelArguments
 from peft_methods import METHOD_CONFIG_CLASSES, RUNNABLE
 from summarization_data.arguments import DataArguments
 
 from .arguments import SummarizationTrainingArguments
-
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
 
 
 @dataclass
@@ -38,23 +35,6 @@ class MethodArguments:
             "choices": list(RUNNABLE),
         }
     )
-
-
-CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
-
-
-def read_config(path: str) -> dict:
-    if not os.path.isfile(path):
-        raise BadInputError(f"config file {path} does not exist")
-    with open(path, encoding="utf-8") as handle:
-        try:
-            config = json.load(handle) if path.endswith(".json") else yaml.safe_load(handle)
-        except (ValueError, yaml.YAMLError) as error:
-            raise BadInputError(f"config file {path} is not valid {'JSON' if path.endswith('.json') else 'YAML'}: "
-                                f"{str(error).splitlines()[0]}") from error
-    if not isinstance(config, dict):
-        raise BadInputError(f"config file {path} must hold a mapping of argument names to values")
-    return config
 
 
 def use_config_as_defaults(parser: HfArgumentParser, config: dict, path: str) -> None:
@@ -102,6 +82,21 @@ def given_flags(parser: HfArgumentParser, argv: list[str], dests: set[str]) -> l
     return sorted(given, key=lambda dest: order.get(dest, len(argv)))
 
 
+DATASET_FLAGS = ("dataset_name", "dataset_config_name")
+CSV_FLAGS = ("data_dir", "train_file", "validation_file", "test_file")
+
+
+def use_command_line_data_only(parser: HfArgumentParser, argv: list[str]) -> None:
+    """Data of one kind named on the command line replaces the config file's data of the other kind: `--method lora
+    --dataset_name X` reads X, not X and configs/lora.yaml's CSV folder. Within the CSVs the flags combine as they
+    always do (`--train_file` replaces the config folder's train.csv only)."""
+    given = given_flags(parser, argv, {*DATASET_FLAGS, *CSV_FLAGS})
+    replaced = CSV_FLAGS if set(given) & set(DATASET_FLAGS) else DATASET_FLAGS if given else ()
+    for action in parser._actions:
+        if action.dest in replaced:
+            action.default = None  # every data-source field's own default
+
+
 def refuse_other_methods_flags(parser, argv: list[str], config: dict, config_path: str | None, method) -> None:
     """Another method's flag would be parsed and then silently unused: `--method head --lora_r 8` trains no LoRA."""
     owners = {}
@@ -116,10 +111,6 @@ def refuse_other_methods_flags(parser, argv: list[str], config: dict, config_pat
             whose = f"{owners[flag][0]}'s" if len(owners[flag]) == 1 else "their"
             raise BadInputError(f"--{flag}{where} belongs to {names}; --method {method.name} takes none of {whose} "
                                 "flags: drop it, or change --method")
-
-
-def config_path(method: str) -> str:
-    return os.path.join(CONFIG_DIR, f"{method}.yaml")
 
 
 def parse_arguments(argv: list[str] | None):
@@ -137,6 +128,7 @@ def parse_arguments(argv: list[str] | None):
     use_row_defaults(parser, named_method(argv) or config.get("method"))
     if config_path is not None:
         use_config_as_defaults(parser, config, config_path)
+        use_command_line_data_only(parser, argv)
     try:
         parsed = parser.parse_args_into_dataclasses(args=argv)
     except ValueError as error:  # transformers' own checks of incompatible settings

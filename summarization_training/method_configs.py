@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import yaml
 
+from core.config_files import config_path
 from peft_methods import RUNNABLE, Method
-
-from .command_line import config_path
 
 # The assignment: GPT-2 small on a seeded 10% sample of CNN/DailyMail, 512 tokens, up to 10 epochs with early stopping.
 ASSIGNMENT = {

@@ -14,6 +14,7 @@ import yaml
 from safetensors.torch import load_file
 
 import run_summarization
+from core import config_files
 from peft_methods import METHODS, RUNNABLE
 from summarization_training import command_line, method_configs
 
@@ -229,7 +230,7 @@ def test_config_file_takes_overrides_and_the_later_value_wins(tmp_path, tiny_mod
 @pytest.mark.parametrize("name", list(RUNNABLE))
 def test_shipped_config_is_written_from_its_row(name):
     """configs/<name>.yaml holds what the row holds (its learning rate, its flags' defaults), never other values."""
-    path, row = command_line.config_path(name), RUNNABLE[name]
+    path, row = config_files.config_path(name), RUNNABLE[name]
     assert os.path.isfile(path), f"{path} is missing: python -m summarization_training.method_configs writes it"
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
@@ -249,7 +250,7 @@ def test_a_method_trains_at_its_rows_learning_rate_with_or_without_a_config_file
                 for name in METHODS}
 
     assert rates() == expected == {name: row.learning_rate for name, row in METHODS.items()}
-    monkeypatch.setattr(command_line, "CONFIG_DIR", str(tmp_path))  # no configs/<method>.yaml at all
+    monkeypatch.setattr(config_files, "CONFIG_DIR", str(tmp_path))  # no configs/<method>.yaml at all
     assert command_line.method_config_file(["--method", "ia3"]) is None
     assert rates() == expected
     config = tmp_path / "mine.yaml"

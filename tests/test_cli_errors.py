@@ -9,7 +9,8 @@ import pytest
 
 import run_summarization
 from core import BadInputError
-from summarization_training.command_line import config_path, parse_arguments
+from core.config_files import config_path
+from summarization_training.command_line import parse_arguments
 
 from .conftest import base_args, fail, one_line_error
 

@@ -71,7 +71,7 @@ def test_bbc_preset_runs_every_row_on_a_converted_gguf_and_the_bbc_layout(tmp_pa
     monkeypatch.setattr(bbc_news, "bbc_news_root", lambda: str(corpus))
     tiny = write_tiny_llama_gguf(tmp_path / "tiny.gguf")
     monkeypatch.setattr(gguf, "smollm2_gguf_path", lambda: tiny)
-    monkeypatch.setattr("comparison.__main__.BBC_SPLIT", {"num_test": 6, "num_validation": 6})
+    monkeypatch.setattr("comparison.__main__.BBC_SPLIT", {"seed": 0, "num_test": 6, "num_validation": 6})
 
     out = tmp_path / "demo"
     # The two methods with preset-specific flags (every method runs on Llama models in test_model_families).

@@ -43,7 +43,7 @@ def fake_results(method: str = "lora", predict: bool = True) -> dict:
 def card_kwargs(method: str = "lora", predict: bool = True, **overrides) -> dict:
     return {"results": fake_results(method, predict),
             "hyperparameters": {"learning_rate": 2e-4, "num_train_epochs": 3.0, "max_length": 512, "lora_r": 16},
-            "base_model": "gpt2", "dataset_name": "abisee/cnn_dailymail",
+            "base_model": "gpt2", "dataset_name": "abisee/cnn_dailymail", "dataset_id": "abisee/cnn_dailymail",
             "separator": SEPARATOR,
             "generation": GENERATION, **overrides}
 

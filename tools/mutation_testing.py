@@ -163,6 +163,17 @@ MUTATIONS = [
         "if tokenizer.eos_token_id is None:", "if False:",
         ("tests/test_bad_input.py",),
         "a tokenizer without EOS is accepted: a summary could never end"),
+    Mutation(
+        "card-borrows-dataset-name", "model_cards/card.py",
+        'datasets=[dataset_id] if dataset_id else None', 'datasets=[dataset_name] if dataset_name else None',
+        ("tests/test_sources.py::test_a_card_from_csvs_names_their_folder_and_no_borrowed_dataset",),
+        "a card's metadata names local data as if it were a Hub dataset"),
+    Mutation(
+        "config-data-kept-beside-command-line-data", "summarization_training/command_line.py",
+        "replaced = CSV_FLAGS if set(given) & set(DATASET_FLAGS) else DATASET_FLAGS if given else ()",
+        "replaced = DATASET_FLAGS if given else ()",
+        ("tests/test_sources.py::test_a_run_and_a_lead_baseline_read_a_dataset_folder_and_the_card_names_it",),
+        "--dataset_name on the command line does not replace the method config's CSV folder"),
 ]
 
 
