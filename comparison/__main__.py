@@ -21,6 +21,13 @@ The rows are the registry's (`peft_methods`): a new method joins the comparison 
 Each row runs as its own process, the command a user would type (`run_summarization.py`, `python -m
 baselines.lead`), so one row's memory or crash never touches another's. A row that fails is recorded (error.txt
 in its folder: the command, its last output lines) and shown as failed in the report.
+
+Rerunning the same command does only what is left (`resume.py`): rows that finished with the same command, data
+and base model are kept untouched, an interrupted row resumes from its last checkpoint (Ctrl-C or SIGTERM make
+every running row save one), a row whose inputs changed runs again; each row's first line says which. `--fresh`
+runs everything again. The bbc preset's rows do not checkpoint during training (a CPU row trains for minutes;
+saving full fine-tuning's weights and optimizer would cost more), so a row killed outright (SIGKILL, power loss)
+restarts, while a signalled one resumes.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import collections
 import concurrent.futures
 import functools
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -45,6 +53,9 @@ from core.config_files import config_path, read_config
 from peft_methods import METHODS
 from reporting.report import build_report
 from summarization_data.sources import BBC_SPLIT
+from trainer_callbacks.preemption import EXIT_CODE as PREEMPTED_EXIT_CODE
+
+from . import resume
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_SUMMARIZATION = os.path.join(REPOSITORY, "run_summarization.py")
@@ -101,26 +112,67 @@ def run_together(jobs: list[Callable[[], object]], parallel: int) -> None:
             future.result()
 
 
-def attempt(name: str, run_dir: str, command: list[str], threads: int | None = None) -> bool:
+@dataclass(frozen=True)
+class RowContext:
+    """What every row of one comparison shares: its threads, the digests of its data and base model (a row's
+    inputs, with its command: resume.py) and whether to start every row over."""
+
+    threads: int | None
+    data_sha256: str
+    base_model_sha256: str
+    fresh: bool = False
+
+
+class Interrupted(Exception):
+    """A row, or the comparison, was stopped by a signal: the comparison stops, to be rerun."""
+
+
+_rows_running: set[subprocess.Popen] = set()
+
+
+def on_sigterm(signum, frame):
+    """`kill` of the comparison reaches only it: pass it on, so each running row saves a checkpoint and stops."""
+    for process in list(_rows_running):
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    raise Interrupted("the comparison received SIGTERM")
+
+
+def attempt(name: str, run_dir: str, command: list[str], context: RowContext, extra: list[str] = ()) -> bool:
     """Run one row of the comparison as its own process, its output passed through (each line prefixed with the
-    row's name); a failure is written down for the report (error.txt) instead of ending the comparison."""
+    row's name), unless it already finished with the same inputs; an interrupted row resumes from its last
+    checkpoint. A failure is written down for the report (error.txt) instead of ending the comparison. `extra`:
+    flags that are not the row's inputs (the baseline folders its card quotes)."""
+    inputs = resume.row_inputs(command, context.data_sha256, context.base_model_sha256)
+    decision = resume.decide(run_dir, inputs, context.fresh)
+    log(f"[demo] {name}: {decision} -> {run_dir}")
+    if decision == resume.SKIP:
+        return True
     started = time.perf_counter()
-    log(f"[demo] {name}: starting -> {run_dir}")
     error_file = os.path.join(run_dir, run_folder.ERROR)
     if os.path.isfile(error_file):
         os.remove(error_file)  # from an earlier attempt
+    resume.record(run_dir, inputs)
+    command = [*command, *resume.start_flags(decision), *extra]
     # Rows side by side share the cores: each gets its share of threads instead of all of them.
-    environment = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
+    environment = {**os.environ, **({"OMP_NUM_THREADS": str(context.threads)} if context.threads else {})}
     process = subprocess.Popen([sys.executable, *command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, cwd=REPOSITORY, env=environment)
+    _rows_running.add(process)
     tail = collections.deque(maxlen=40)
-    for line in process.stdout:
-        with _print_lock:
-            print(f"[{name}] {line}", end="", flush=True)
-        tail.append(line)
-    if process.wait() == 0:
+    try:
+        for line in process.stdout:
+            with _print_lock:
+                print(f"[{name}] {line}", end="", flush=True)
+            tail.append(line)
+        process.wait()
+    finally:
+        _rows_running.discard(process)
+    if process.returncode == 0:
         log(f"[demo] {name}: done in {(time.perf_counter() - started) / 60:.1f} min")
         return True
+    if process.returncode in (PREEMPTED_EXIT_CODE, -signal.SIGTERM, -signal.SIGINT):
+        raise Interrupted(f"{name} was stopped by a signal")
     reason = next((line.strip() for line in reversed(tail) if line.strip()), "no output")
     os.makedirs(run_dir, exist_ok=True)
     with open(error_file, "w", encoding="utf-8") as handle:
@@ -234,21 +286,23 @@ def run_plan(plan: Plan, output_dir: str, args) -> tuple[list[str], dict]:
     model cards quote them). Returns (every row's run folder, the sweep's results): the report takes exactly
     these, never a folder an earlier comparison left in the same place."""
     runs = os.path.join(output_dir, "runs")
-    threads = max(1, (os.cpu_count() or 1) // args.parallel) if args.parallel > 1 else None
-    common = ["--model_name_or_path", plan.model, *plan.data, "--overwrite_output_dir",
-              "--data_seed", args.seed, "--disable_tqdm", "true", *plan.common]
+    context = RowContext(threads=max(1, (os.cpu_count() or 1) // args.parallel) if args.parallel > 1 else None,
+                         data_sha256=resume.source_digest(plan.data), base_model_sha256=resume.model_digest(plan.model),
+                         fresh=args.fresh)
+    common = ["--model_name_or_path", plan.model, *plan.data, "--data_seed", args.seed, "--disable_tqdm", "true",
+              *plan.common]
     baselines = {}  # run folder -> its command
     for sentences in plan.lead_sentences:
         run_dir = os.path.join(runs, f"lead-{sentences}")
         baselines[run_dir] = (f"lead-{sentences}", [
             "-m", "baselines.lead", *plan.data, "--output_dir", run_dir, "--num_sentences",
-            str(sentences), "--data_seed", args.seed, "--tokenizer_name", plan.model, "--overwrite_output_dir",
+            str(sentences), "--data_seed", args.seed, "--tokenizer_name", plan.model,
             *value_of(plan.common, "--max_predict_samples")])
     for name, extra in plan.zero_shots.items():
         run_dir = os.path.join(runs, name)
         baselines[run_dir] = (name, [RUN_SUMMARIZATION, "--method", "zero-shot", "--output_dir", run_dir,
                                      "--do_predict", "--seed", args.seed, *common, *extra])
-    run_together([functools.partial(attempt, name, run_dir, command, threads)
+    run_together([functools.partial(attempt, name, run_dir, command, context)
                   for run_dir, (name, command) in baselines.items()], args.parallel)
     run_dirs = list(baselines)
     # A failed baseline is a failed row of the report, not a reason for every method to fail too.
@@ -261,12 +315,12 @@ def run_plan(plan: Plan, output_dir: str, args) -> tuple[list[str], dict]:
         rate = learning_rate_flags(plan, method)
         if grid:
             sweep[method] = sweep_learning_rates(method, grid, flags, os.path.join(output_dir, "sweep"), args,
-                                                 threads)
+                                                 context)
             rate = ["--learning_rate", str(sweep[method]["chosen"])] if sweep[method]["chosen"] else rate
         for seed, run_dir in seed_runs(method, runs, args):
             attempt(f"{method} (seed {seed})", run_dir, [
-                RUN_SUMMARIZATION, "--method", method, "--output_dir", run_dir, "--seed", seed, *flags, *rate,
-                "--baseline_runs", *baseline_dirs], threads)
+                RUN_SUMMARIZATION, "--method", method, "--output_dir", run_dir, "--seed", seed, *flags, *rate],
+                context, extra=["--baseline_runs", *baseline_dirs])
 
     run_together([functools.partial(method_rows, method) for method in args.methods], args.parallel)
     run_dirs += [run_dir for method in args.methods for _, run_dir in seed_runs(method, runs, args)]
@@ -280,7 +334,7 @@ def seed_runs(method: str, runs: str, args) -> list[tuple[str, str]]:
 
 
 def sweep_learning_rates(method: str, grid: list[float], flags: list[str], sweep_dir: str, args,
-                         threads: int | None = None) -> dict:
+                         context: RowContext) -> dict:
     """Train once per rate (the first seed), evaluate on the validation split, keep the best rate: lowest
     validation loss, or highest validation ROUGE-Lsum with --select_by rouge (summaries of the validation
     articles are generated for it)."""
@@ -291,7 +345,7 @@ def sweep_learning_rates(method: str, grid: list[float], flags: list[str], sweep
         run_dir = os.path.join(sweep_dir, f"{method}-lr{rate:g}")
         attempt(f"{method} at learning rate {rate:g}", run_dir, [
             RUN_SUMMARIZATION, "--method", method, "--output_dir", run_dir, "--seed", args.seed, *flags,
-            "--learning_rate", str(rate), "--do_train", "--do_eval", *scoring], threads)
+            "--learning_rate", str(rate), "--do_train", "--do_eval", *scoring], context)
         if run_folder.is_finished(run_dir):
             scores = run_folder.read_results(run_dir)
             results[f"{rate:g}"] = {name: scores.get(name) for name in ("eval_loss", "eval_rougeLsum")}
@@ -341,6 +395,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         default=[name for name, row in METHODS.items() if row.compared_by_default],
                         help="Methods (default: " + " ".join(n for n, r in METHODS.items() if r.compared_by_default)
                              + "; add others by name).")
+    parser.add_argument("--fresh", action="store_true",
+                        help="Run every row again. Without it, a rerun keeps the rows that finished with the same "
+                             "command, data and base model, resumes interrupted rows from their last checkpoint, "
+                             "and reruns rows whose inputs changed.")
     parser.add_argument("--seed", default="0", help="Data-sampling seed, and the training seed of the first run.")
     parser.add_argument("--seeds", type=int, default=1,
                         help="Test runs per method, with training seeds --seed, --seed+1, ... on the same data "
@@ -392,7 +450,19 @@ def main(argv: list[str] | None = None) -> str:
     datasets.disable_progress_bars()
     started = time.perf_counter()
     plan = user_plan(args) if args.model_name_or_path else (bbc_plan if args.preset == "bbc" else synthetic_plan)(args)
-    run_dirs, sweep = run_plan(plan, args.output_dir, args)
+    previous = signal.signal(signal.SIGTERM, on_sigterm) if threading.current_thread() is threading.main_thread() \
+        else None
+    try:
+        run_dirs, sweep = run_plan(plan, args.output_dir, args)
+    except (Interrupted, KeyboardInterrupt) as stop:
+        for process in list(_rows_running):
+            process.wait()  # each row saves its checkpoint (Ctrl-C reached them too; SIGTERM was passed on)
+        log(f"[demo] interrupted ({stop or 'Ctrl-C'}): rerun the same command to go on (finished rows are kept, "
+            "an interrupted row resumes from its last checkpoint)")
+        raise SystemExit(PREEMPTED_EXIT_CODE) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if sweep:
         run_folder.write_json(os.path.join(args.output_dir, "sweep"), "sweep.json", sweep)
     report = build_report(run_dirs, os.path.join(args.output_dir, "report"), title=plan.title, sweep=sweep)

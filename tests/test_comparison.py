@@ -1,10 +1,21 @@
 """The comparison command at a tiny size: the real-language preset (BBC layout, a GGUF Llama converted on the
 fly: both written by the test), the synthetic preset with its cached pretrained base model, every row, the report."""
 
+import contextlib
+import io
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
+import pytest
+
+from comparison import resume
+from comparison.__main__ import REPOSITORY
 from comparison.__main__ import main as demo_main
+from core import run_folder
 from generated_news.corpus import write_corpus
 from generated_news.tiny_model import (
     BaseModelSpec,
@@ -108,14 +119,27 @@ def test_bbc_sizes_on_a_gpu_are_gpu_sized_and_flags_still_apply(monkeypatch):
     assert parse_args(["--methods", "lora", "dora"]).methods == ["lora", "dora"]
 
 
-def test_synthetic_preset_runs_its_baselines_and_a_method(tmp_path, capsys):
-    out = tmp_path / "demo"
-    # One method (every method already ran end to end in the bbc preset's test), two seeds, a two-rate sweep.
-    report = demo_main(["--preset", "synthetic", "--output_dir", str(out), "--corpus_articles", "32",
-                        "--max_length", "192", "--methods", "lora", *TINY, "--train_samples", "32",
-                        "--seeds", "2", "--learning_rates", "lora=1e-4,3e-2"])
-    assert f"Report: {os.path.abspath(report)}" in capsys.readouterr().out
-    check_report(report, out, ["lead-3", "zero-shot", "lora-seed0", "lora-seed1"])
+# One method (every method already ran end to end in the bbc preset's test), two seeds, a two-rate sweep; two
+# epochs, so a row has a checkpoint to resume from before it finishes.
+SYNTHETIC = ["--preset", "synthetic", "--corpus_articles", "32", "--max_length", "192", "--methods", "lora", *TINY,
+             "--train_samples", "32", "--epochs", "2", "--seeds", "2", "--learning_rates", "lora=1e-4,3e-2"]
+SYNTHETIC_ROWS = ["lead-3", "zero-shot", "lora-seed0", "lora-seed1"]
+
+
+@pytest.fixture(scope="module")
+def synthetic_comparison(tmp_path_factory):
+    """The synthetic comparison, run once without interruption: (its output folder, REPORT.md, its output)."""
+    out = tmp_path_factory.mktemp("synthetic") / "demo"
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        report = demo_main([*SYNTHETIC, "--output_dir", str(out)])
+    return out, report, output.getvalue()
+
+
+def test_synthetic_preset_runs_its_baselines_and_a_method(synthetic_comparison):
+    out, report, output = synthetic_comparison
+    assert f"Report: {os.path.abspath(report)}" in output
+    check_report(report, out, SYNTHETIC_ROWS)
     with open(out / "sweep" / "sweep.json") as handle:
         sweep = json.load(handle)["lora"]
     losses = {float(rate): scores["eval_loss"] for rate, scores in sweep["results"].items()}
@@ -127,3 +151,54 @@ def test_synthetic_preset_runs_its_baselines_and_a_method(tmp_path, capsys):
     text = open(report).read()
     assert "| lora | " in text and "| 2 (sd " in text and "## Which differences are real" in text
     assert f"| lora | **{sweep['chosen']:g}** |" in text
+
+
+def modification_times(folder) -> dict:
+    return {path: os.stat(path).st_mtime_ns for path in resume.folder_files(str(folder))}
+
+
+def scores(out, name) -> tuple:
+    with open(out / "runs" / name / "generated_predictions.jsonl", encoding="utf-8") as handle:
+        predictions = handle.read()
+    with open(out / "runs" / name / "all_results.json", encoding="utf-8") as handle:
+        results = json.load(handle)
+    return predictions, {key: value for key, value in results.items() if key.startswith("predict_rouge")}
+
+
+def test_a_killed_comparison_reruns_only_what_is_left(synthetic_comparison, tmp_path, capsys):
+    """SIGKILL during a method's training; the same command again keeps the finished rows untouched, resumes the
+    killed row from its checkpoint, and ends where the uninterrupted comparison ended; a new seed runs only itself."""
+    straight, _, _ = synthetic_comparison
+    out = tmp_path / "demo"
+    command = [sys.executable, "-m", "comparison", *SYNTHETIC, "--output_dir", str(out)]
+    with open(tmp_path / "first.log", "w") as log:
+        process = subprocess.Popen(command, cwd=REPOSITORY, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    killed_row = out / "runs" / "lora-seed0"
+    deadline = time.monotonic() + 600
+    while run_folder.latest_complete_checkpoint(str(killed_row)) is None:  # epoch 1 of 2 saved
+        assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "first.log").read_text()[-3000:]
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)  # the comparison and its row, at once
+    process.wait()
+    assert not run_folder.is_finished(str(killed_row))
+    finished = {name: modification_times(out / "runs" / name) for name in ("lead-3", "zero-shot")}
+    finished["sweep"] = modification_times(out / "sweep")  # the sweep's run folders (sweep.json: once it is over)
+
+    report = demo_main([*SYNTHETIC, "--output_dir", str(out)])
+    output = capsys.readouterr().out
+    for name in ("lead-3", "zero-shot", "lora at learning rate 0.0001", "lora at learning rate 0.03"):
+        assert f"[demo] {name}: {resume.SKIP}" in output
+    assert f"[demo] lora (seed 0): {resume.RESUME}" in output and f"[demo] lora (seed 1): {resume.RUN}" in output
+    for name in ("lead-3", "zero-shot"):
+        assert modification_times(out / "runs" / name) == finished[name]  # not even rewritten
+    assert modification_times(out / "sweep").items() >= finished["sweep"].items()
+    for name in SYNTHETIC_ROWS:  # the same summaries and scores as the comparison that was never stopped
+        assert scores(out, name) == scores(straight, name), name
+    check_report(report, out, SYNTHETIC_ROWS)
+
+    # A third seed: only its row runs; --fresh runs everything again.
+    demo_main([*SYNTHETIC, "--output_dir", str(out), "--seeds", "3"])
+    output = capsys.readouterr().out
+    assert output.count(f": {resume.SKIP}") == 6 and f"[demo] lora (seed 2): {resume.RUN}" in output
+    assert modification_times(out / "runs" / "lead-3") == finished["lead-3"]

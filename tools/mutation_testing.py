@@ -174,6 +174,11 @@ MUTATIONS = [
         "replaced = DATASET_FLAGS if given else ()",
         ("tests/test_sources.py::test_a_run_and_a_lead_baseline_read_a_dataset_folder_and_the_card_names_it",),
         "--dataset_name on the command line does not replace the method config's CSV folder"),
+    Mutation(
+        "comparison-keeps-rows-whose-inputs-changed", "comparison/resume.py",
+        "if fresh or recorded != inputs:", "if fresh or recorded is None:",
+        ("tests/test_comparison_resume.py",),
+        "a rerun keeps a finished row although its command, data or base model changed"),
 ]
 
 
