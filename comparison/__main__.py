@@ -212,8 +212,10 @@ def bbc_plan(args) -> Plan:
         # Each method at its row's learning rate (a soft prompt needs a far larger step than full fine-tuning).
         method_args={name: training for name in METHODS} | {
             "prompt": [*training, "--num_virtual_tokens", "16", "--prompt_init_text", INSTRUCTION],
+        # No LoRA dropout: on one pass over a few hundred articles (CPU) it regularises nothing, and it costs 10-20% of
+        # a LoRA step (benchmarks preset overhead-cpu, docs/performance.md; torchtune's default is 0 too).
         } | dict.fromkeys(on_lora_flags(), [*training, "--lora_r", "16", "--lora_alpha", "32", "--lora_target_modules",
-                                            "all-linear"]),
+                                            "all-linear", "--lora_dropout", "0.0"]),
     )
 
 
