@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import logging
 import os
+import time
 
 import torch
 from torch import nn
@@ -33,6 +35,8 @@ from summary_generation import GeneratedSummaries, generate_summaries
 from .checkpointing import save_checkpoint_atomically
 from .host_counts import HostTokenCounting
 
+logger = logging.getLogger(__name__)
+
 
 class SummarizationTrainer(HostTokenCounting, Trainer):
     def __init__(self, *args, method: Method, **kwargs):
@@ -48,6 +52,8 @@ class SummarizationTrainer(HostTokenCounting, Trainer):
                                     and self.compute_loss_func is None)
         if self.summary_logits_only:
             check_logits_to_keep(self.model)
+        self._loaded_step = None  # the step of the checkpoint load_best_model_at_end restored, once it has
+        self._last_generated = None  # (weights' step, dataset fingerprint, limit, summaries, seconds)
 
     # ---- the loss, with logits only where it is ----
 
@@ -92,6 +98,7 @@ class SummarizationTrainer(HostTokenCounting, Trainer):
     def _load_best_model(self) -> None:
         # load_best_model_at_end: as _load_from_checkpoint.
         self.method.load(self.accelerator.unwrap_model(self.model), self.state.best_model_checkpoint)
+        self._loaded_step = int(self.state.best_model_checkpoint.rstrip("/").rsplit("-", 1)[-1])
 
     def _load_callback_state(self) -> None:
         # transformers re-adds restored (stateful) callbacks at the end of the list; the ones that edit log entries
@@ -140,10 +147,27 @@ class SummarizationTrainer(HostTokenCounting, Trainer):
         limit = self.args.eval_generate_samples if metric_key_prefix == "eval" else None
         summaries = None
         if self.args.predict_with_generate and limit != 0:
-            summaries = self.generate_summaries(dataloader.dataset, limit)
+            summaries, seconds = self.generated_once(dataloader.dataset, limit, metric_key_prefix)
+            metrics[f"{metric_key_prefix}_seconds_per_summary"] = seconds / max(1, len(summaries.predictions))
             metrics.update(summary_scores(summaries.predictions, summaries.references, summaries.lengths,
                                           prefix=metric_key_prefix, seed=self.args.seed))
         return EvalLoopOutput(predictions=summaries, label_ids=None, metrics=metrics, num_samples=output.num_samples)
+
+    def generated_once(self, dataset, limit: int | None, prefix: str) -> tuple[GeneratedSummaries, float]:
+        """The summaries and the seconds they took; validation summaries are generated once per weights: the
+        evaluation after training reuses those of the last evaluation during training when the model still holds
+        the weights it had then (training ended there, or the best checkpoint restored is that step's)."""
+        step = self._loaded_step if self._loaded_step is not None else self.state.global_step
+        key = (step, getattr(dataset, "_fingerprint", id(dataset)), limit)
+        if prefix == "eval" and self._last_generated is not None and self._last_generated[0] == key:
+            logger.info("validation summaries of step %d reused: the weights have not changed since", step)
+            return self._last_generated[1:]
+        started = time.perf_counter()
+        summaries = self.generate_summaries(dataset, limit)
+        generated = (summaries, time.perf_counter() - started)
+        if prefix == "eval":
+            self._last_generated = (key, *generated)
+        return generated
 
     def generate_summaries(self, dataset, limit: int | None = None) -> GeneratedSummaries:
         if limit is not None and limit < len(dataset):

@@ -372,3 +372,29 @@ def test_push_to_hub_uploads_the_run_and_never_base_weights(tmp_path, tiny_model
     for path in out.rglob("*"):
         if path.is_file() and path.suffix in (".json", ".md", ".jsonl"):
             assert "hf_secret123" not in path.read_text(errors="replace"), path
+
+
+def test_validation_summaries_are_generated_once_per_weights(tmp_path, tiny_model_dir, news_dir, monkeypatch):
+    """The evaluation after training holds the weights the last evaluation during training summarised: it reuses
+    those summaries (and their scores) instead of generating them again."""
+    from summarization_training.trainer import SummarizationTrainer
+
+    calls = []
+    generate = SummarizationTrainer.generate_summaries
+
+    def counted(self, dataset, limit=None):
+        calls.append((self.state.global_step, limit, len(dataset)))
+        return generate(self, dataset, limit)
+
+    monkeypatch.setattr(SummarizationTrainer, "generate_summaries", counted)
+    out = tmp_path / "run"
+    run_summarization.run(["--method", "lora", "--model_name_or_path", tiny_model_dir, "--data_dir", news_dir,
+                           "--output_dir", str(out), *quick("lora")])
+    assert calls == [(1, 2, 4), (1, None, 4)]  # the epoch's validation summaries, then the test split's
+    with open(out / "all_results.json") as handle:
+        results = json.load(handle)
+    with open(out / "trainer_state.json") as handle:
+        logged = [entry for entry in json.load(handle)["log_history"] if "eval_rougeLsum" in entry][-1]
+    assert results["eval_rougeLsum"] == logged["eval_rougeLsum"] and results["eval_generated_samples"] == 2
+    assert results["eval_seconds_per_summary"] == logged["eval_seconds_per_summary"] > 0
+    assert results["predict_seconds_per_summary"] > 0

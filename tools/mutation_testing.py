@@ -179,6 +179,12 @@ MUTATIONS = [
         "if fresh or recorded != inputs:", "if fresh or recorded is None:",
         ("tests/test_comparison_resume.py",),
         "a rerun keeps a finished row although its command, data or base model changed"),
+    Mutation(
+        "validation-summaries-generated-twice", "summarization_training/trainer.py",
+        'if prefix == "eval" and self._last_generated is not None and self._last_generated[0] == key:',
+        "if False:",
+        ("tests/test_cli.py::test_validation_summaries_are_generated_once_per_weights",),
+        "the evaluation after training generates the validation summaries the last evaluation already generated"),
 ]
 
 
