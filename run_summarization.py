@@ -75,10 +75,13 @@ def run(argv: list[str] | None = None) -> dict:
     # On the device Trainer will train on (it would move the model there anyway): a large base model on a CPU
     # would make this measurement slow.
     base_text_loss = general_text_loss(base_model.to(training_args.device), tokenizer, held_out) if held_out else None
+    # The base model's own size is the denominator of every method's trainable share: the method's total differs
+    # (LoRA adds its matrices, an untied head a second vocabulary matrix), and shares over different totals mislead.
+    base_params = count_parameters(base_model)[1]
     model = method.build(base_model, method_config, tokenizer)
     trainable, total = count_parameters(model)
-    logger.info("method %s: %s trainable of %s parameters (%.4f%%)", method.name, f"{trainable:,}",
-                f"{total:,}", 100 * trainable / total)
+    logger.info("method %s: %s trainable parameters, %.4f%% of the base model's %s", method.name, f"{trainable:,}",
+                100 * trainable / base_params, f"{base_params:,}")
 
     # Tokenize with the soft prompt's positions budgeted.
     prompt_format = build_prompt_format(data_args, tokenizer, num_virtual_tokens=method.virtual_tokens(model),
@@ -112,8 +115,11 @@ def run(argv: list[str] | None = None) -> dict:
         "base_model_name_or_path": model_args.model_name_or_path,  # what summarize.py loads the run on
         "trainable_params": trainable,
         "total_params": total,
-        "trainable_percent": 100 * trainable / total,
+        "base_params": base_params,
+        "trainable_percent": 100 * trainable / base_params,
         "learning_rate": training_args.learning_rate if method.trains else None,
+        # Autocast's compute dtype (weights stay fp32; summary_generation decodes in fp32).
+        "precision": "bf16 autocast" if training_args.bf16 else "fp16 autocast" if training_args.fp16 else "fp32",
         "seed": training_args.seed,
         **{f"{split}_data_fingerprint": digest for split, digest in provenance["data"].items()},
         "base_model_fingerprint": provenance["base_model"]["weights_sha256"],

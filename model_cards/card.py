@@ -123,8 +123,8 @@ def build_model_card(results: dict, hyperparameters: dict, base_model: str, data
         f"summarization on {dataset_name}{f' ({dataset_config})' if dataset_config else ''}"
         f"{f' (`{dataset_location}`)' if dataset_location else ''}{data_fingerprints(provenance)}.{f' Base weights: {base_model_note}.' if base_model_note else ''}\n",
         f"## Method\n\n**{method.name}**: {method.description}.\n\nTrainable parameters: "
-        f"{format_number(results.get('trainable_params'))} of {format_number(results.get('total_params'))} "
-        f"({format_number(results.get('trainable_percent'))}%).\n",
+        f"{format_number(results.get('trainable_params'))} ({format_number(results.get('trainable_percent'))}% of the "
+        f"base model's {format_number(results.get('base_params', results.get('total_params')))}).\n",
         f"## Hyperparameters\n\n| name | value |\n|---|---|\n{hyper}\n",
     ]
     if efficiency:

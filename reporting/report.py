@@ -19,6 +19,7 @@ from core import run_folder
 from peft_methods import REGISTRY, method_row
 
 from .plots import method_colours, plot_frontier, plot_loss_curves, plot_rouge_bars
+from .reading import examples_text, format_size, reading_text, saved_bytes, setup_text
 from .statistics import attach_per_article_scores, check_data, group_seeds, significance
 from .sweep import plot_sweep, sweep_markdown
 
@@ -209,6 +210,8 @@ COLUMNS = (
     ("train wall time", lambda r: format_duration(r.get("train_runtime"))),
     ("peak accel. MB", lambda r: format_fixed(r.get("train_peak_accelerator_memory_mb"), 0)),
     ("peak host MB", lambda r: format_fixed(r.get("train_peak_host_memory_mb"), 0)),
+    ("saved size", lambda r: format_size(saved_bytes(r))),
+    ("s / summary", lambda r: format_fixed(r.get("predict_seconds_per_summary"), 2)),
     ("eval loss", lambda r: format_fixed(r.get("eval_loss"), 3)),
     ("test loss", lambda r: format_fixed(r.get("predict_loss"), 3)),
     *((title, lambda r, k=key: format_rouge(r, f"predict_{k}")) for key, title in ROUGE_TYPES),
@@ -302,8 +305,10 @@ def build_report(run_dirs: list[str], output_dir: str, title: str = DEFAULT_TITL
     colours = method_colours([r["label"] for r in finished])
 
     histories = {r["label"]: r["log_history"] for r in finished if r["log_history"] and not r["baseline"]}
-    plot_loss_curves(histories, os.path.join(output_dir, "loss_curves.png"),
-                     title="Training and validation loss per method", colours=colours)
+    validated = any("eval_loss" in entry for history in histories.values() for entry in history)
+    curves = "Training and validation loss" if validated else "Training loss"
+    plot_loss_curves(histories, os.path.join(output_dir, "loss_curves.png"), title=f"{curves} per method",
+                     colours=colours)
     plot_rouge_bars(finished, os.path.join(output_dir, "rouge.png"), colours=colours)
     plot_frontier([r for r in finished if not r["baseline"]], [r for r in finished if r["baseline"]],
                   os.path.join(output_dir, "frontier.png"), colours=colours)
@@ -311,21 +316,26 @@ def build_report(run_dirs: list[str], output_dir: str, title: str = DEFAULT_TITL
         plot_sweep(sweep, os.path.join(output_dir, "learning_rates.png"))
 
     folders = "\n".join(f"- {r['label']}: `{r['run_dir']}`" for r in runs)
+    loss_caption = (f"{curves} (trained methods; solid: training"
+                    + (", dashed with markers: validation):" if validated else "; no run logged a validation loss "
+                       "during training):"))
     text = f"""# {title}
 
 {describe_runs(runs)}
 
+{setup_text(runs)}
 {data_warning}
 {format_table(runs)}
 
+{reading_text(runs)}
 {how_to_read()}
 {significance_text}
 {sweep_markdown(sweep or {})}
 ## Plots
 
-Training and validation loss (trained methods; solid: training, dashed with markers: validation):
+{loss_caption}
 
-![Training and validation loss](loss_curves.png)
+![{curves}](loss_curves.png)
 
 Test ROUGE-1 / ROUGE-2 / ROUGE-Lsum per method, with 95% bootstrap intervals:
 
@@ -336,6 +346,7 @@ ROUGE-Lsum:
 
 ![Cost vs. quality frontier](frontier.png)
 
+{examples_text(runs)}
 ## Run folders
 
 {folders}

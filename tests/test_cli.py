@@ -12,6 +12,7 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM
 
 import run_summarization
 from core import config_files
@@ -65,7 +66,10 @@ def test_run_writes_every_result_key_state_and_plot(runs, method):
     assert results["train_tokens_per_second"] > 0 and results["train_peak_host_memory_mb"] > 100
     # Far below chance (ln 50,257 = 10.8 nats per token): the pretrained base fine-tuned on the task.
     assert 0 < results["eval_loss"] < math.log(50257) / 2 and 0 < results["predict_loss"] < math.log(50257) / 2
-    assert results["trainable_percent"] == pytest.approx(100 * results["trainable_params"] / results["total_params"])
+    # One denominator for every method: the base model's own parameters (LoRA adds to the total, an untied head too).
+    base_params = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(results["base_model_name_or_path"]).parameters())
+    assert results["base_params"] == base_params
+    assert results["trainable_percent"] == pytest.approx(100 * results["trainable_params"] / base_params)
     if torch.cuda.is_available():
         assert results["train_peak_accelerator_memory_mb"] > 0
     else:

@@ -148,7 +148,8 @@ def test_table_matches_all_results(runs_root, tmp_path):
     text = open(path, encoding="utf-8").read()
     header, rows = parse_table(text)
     assert header == ["method", "trainable params", "trainable %", "lr", "seeds", "train compute time", "tokens/s",
-                      "train wall time", "peak accel. MB", "peak host MB", "eval loss", "test loss", "ROUGE-1",
+                      "train wall time", "peak accel. MB", "peak host MB", "saved size", "s / summary", "eval loss",
+                      "test loss", "ROUGE-1",
                       "ROUGE-2", "ROUGE-L", "ROUGE-Lsum", "gen len", "forgetting"]
     assert text.count("| method |") == 1
     names = list(rows)
@@ -337,3 +338,67 @@ def test_report_on_real_runs_matches_their_results(runs, zero_shot_run, tmp_path
             assert results["train_peak_accelerator_memory_mb"] is None and row["peak accel. MB"] == "n/a"
     # The full fine-tuning's ROUGE-L clears the untuned base's, cell for cell.
     assert rouge_cell(rows["full"]["ROUGE-L"])[0] > rouge_cell(rows["zero-shot (baseline)"]["ROUGE-L"])[0] + 5
+
+
+def write_predictions(folder, rows: list[tuple[str, str, str]]) -> None:
+    with open(os.path.join(folder, "generated_predictions.jsonl"), "w", encoding="utf-8") as handle:
+        for example_id, reference, prediction in rows:
+            handle.write(json.dumps({"id": example_id, "reference": reference, "prediction": prediction}) + "\n")
+
+
+def test_setup_size_on_disk_examples_and_a_computed_reading(tmp_path):
+    """What a user asks of a comparison: how it was run, what each saved costs, what the summaries look like, and
+    which method to pick for this budget, each sentence from the numbers."""
+    references = [f"The council approved plan {i} for the new bridge." for i in range(12)]
+    predictions = {
+        "lead-3": [f"Officials met on Monday about item {i}." for i in range(12)],
+        "lora": [f"The council approved plan {i} for a bridge." for i in range(12)],
+        "full": [f"The council approved plan {i} for the new bridge today." for i in range(12)],
+    }
+    folders = {}
+    for key, scores in (("lead-3", 0.20), ("lora", 0.60), ("full", 0.61)):
+        results = fake_results(key)
+        results.update({"predict_rougeLsum": scores, "predict_samples": 12})
+        if key != "lead-3":
+            results.update({"predict_seconds_per_summary": 0.25 if key == "lora" else 0.5, "precision": "fp32",
+                            "forgetting": 0.01 if key == "lora" else 0.2})
+        folder = write_run(tmp_path / "runs" / key, key, results, with_state=False)
+        write_predictions(folder, [(f"t{i}", references[i], predictions[key][i]) for i in range(12)])
+        command = ["run_summarization.py", "--max_length", "256", "--num_train_epochs", "1"] if key != "lead-3" \
+            else ["python -m baselines.lead"]
+        device = {"cpu": "EPYC", "cpu_count": 2}
+        with open(os.path.join(folder, "provenance.json"), "w") as handle:
+            json.dump({"command": command, "device": device}, handle)
+        folders[key] = folder
+    with open(os.path.join(folders["lora"], "adapter_model.safetensors"), "wb") as handle:
+        handle.write(b"\0" * 2_300_000)
+    with open(os.path.join(folders["lora"], "adapter_config.json"), "w") as handle:
+        handle.write("{}" + " " * 998)
+    os.makedirs(os.path.join(folders["lora"], "checkpoint-5"))  # never counted: not what the run saved
+    with open(os.path.join(folders["lora"], "checkpoint-5", "adapter_model.safetensors"), "wb") as handle:
+        handle.write(b"\0" * 5_000_000)
+    with open(os.path.join(folders["full"], "model.safetensors"), "wb") as handle:
+        handle.write(b"\0" * 50_000_000)
+
+    text = open(build_report(list(folders.values()), str(tmp_path / "report")), encoding="utf-8").read()
+    rows = parse_table(text)[1]
+    assert (rows["lora"]["saved size"], rows["full"]["saved size"]) == ("2.3 MB", "50.0 MB")
+    assert (rows["lora"]["s / summary"], rows["full"]["s / summary"], rows["lead-3 (baseline)"]["s / summary"]) == (
+        "0.25", "0.50", "n/a")
+    assert "Every row it applies to: training articles 287,113, max length 256, epochs 1, device CPU (2 cores), " \
+           "precision fp32." in text and "the same 12 test articles" in text
+    reading = text.split("## Reading")[1].split("##")[0]
+    assert "Best test ROUGE-Lsum: **full** (61.0)." in reading
+    lsum = {key: 100 * json.load(open(os.path.join(folders[key], "all_results.json")))["predict_rougeLsum"]
+            for key in folders}
+    assert f"The best baseline is lead-3 ({lsum['lead-3']:.1f}); full {lsum['full'] - lsum['lead-3']:+.1f}, " \
+           f"lora {lsum['lora'] - lsum['lead-3']:+.1f} points against it (all 2 methods above it)." in reading
+    assert "Most forgetting of general text: full (+0.200 nats" in reading
+    tied = "lora" in reading.split("Not distinguishable from it by the paired test:")[1].split(".")[0] \
+        if "Not distinguishable" in reading else False
+    cheapest = "lora" if tied else "full"
+    assert f"For this budget, **{cheapest}** is the cheapest method as good as the best" in reading
+    examples = text.split("## Examples")[1]
+    assert "**t0**. Reference: The council approved plan 0 for the new bridge." in examples
+    assert "- lora: The council approved plan 1 for a bridge." in examples and "**t2**" not in examples
+    assert "Training loss (trained methods; solid: training; no run logged a validation loss" in text
