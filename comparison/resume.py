@@ -7,6 +7,9 @@ the row's folder (`comparison_row.json`) before the row starts, so an interrupte
 a folder left by another command. The run's own `provenance.json` still records what it actually read (the sampled
 examples' and the loaded weights' fingerprints); the digests here are of the files, which is cheaper to compute for
 every row of every rerun and never misses a change (a changed row that was not sampled reruns too).
+
+The project's own code is not an input: after changing it (or pulling a new version), `--fresh` reruns every row;
+the report is always rebuilt, so a report-only change needs no rerun.
 """
 
 from __future__ import annotations

@@ -1,0 +1,41 @@
+"""The README's results come from a report by a script: the table equals the report's cells, --check notices a
+hand edit."""
+
+import json
+import os
+
+from reporting.report import build_report
+from tools import readme_results
+
+from .test_report import parse_table, write_run
+
+
+def test_the_readme_block_is_the_reports_table_and_reading(tmp_path, capsys):
+    runs = [write_run(tmp_path / "runs" / key, key) for key in ("lead-3", "zero-shot", "lora", "full")]
+    with open(os.path.join(runs[2], "provenance.json"), "w") as handle:
+        json.dump({"command": ["run_summarization.py"], "git": {"commit": "0123456789abcdef", "dirty": False},
+                   "device": {"cpu": "EPYC", "cpu_count": 2}}, handle)
+    report = build_report(runs, str(tmp_path / "report"))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\nBefore.\n\n{readme_results.START}\nold numbers\n{readme_results.END}\n\nAfter.\n")
+    args = [report, "--command", "time make demo", "--wall_time", "38 min 12 s", "--date", "2026-12-04",
+            "--readme", str(readme)]
+    assert readme_results.main([*args, "--check"]) == 1  # the old block differs
+    assert readme_results.main(args) == 0
+    text = readme.read_text()
+    assert text.startswith("# Title\n\nBefore.\n\n") and text.endswith("\n\nAfter.\n") and "old numbers" not in text
+    assert "`time make demo` from a fresh clone, 2026-12-04, commit 0123456, on EPYC, 2 cores: **38 min 12 s**" in text
+    report_rows = parse_table(open(report, encoding="utf-8").read())[1]
+    readme_rows = parse_table(text.split(readme_results.START)[1])[1]
+    assert list(readme_rows) == list(report_rows)
+    for label, row in readme_rows.items():
+        assert list(row) == list(readme_results.COLUMNS)
+        assert all(row[column] == report_rows[label][column] for column in row)
+    reading = open(report, encoding="utf-8").read().split("## Reading\n\n")[1].split("\n")[0]
+    assert f"Reading (computed by the report): {reading}" in text
+    assert readme_results.main([*args, "--check"]) == 0
+    readme.write_text(text.replace(readme_rows["lora"]["ROUGE-1"], "99.9 (99.0–99.9)"))  # a hand edit
+    assert readme_results.main([*args, "--check"]) == 1
+    readme.write_text("no markers\n")
+    assert readme_results.main(args) == 2
+    assert "README.md has no results markers" in capsys.readouterr().err
