@@ -47,11 +47,14 @@ from dataclasses import dataclass, field
 
 import datasets
 import torch
+from transformers import HfArgumentParser
 
 from core import run_folder
 from core.config_files import config_path, read_config
 from peft_methods import METHODS
 from reporting.report import build_report
+from summarization_data import load_splits
+from summarization_data.arguments import DataArguments
 from summarization_data.sources import BBC_SPLIT
 from trainer_callbacks.preemption import EXIT_CODE as PREEMPTED_EXIT_CODE
 
@@ -276,6 +279,13 @@ def user_plan(args) -> Plan:
 # ---------------------------------------------------------------- the comparison
 
 
+def test_articles(data_flags: list[str]) -> dict[str, str]:
+    """{id: article} of the test split every row read (the report scores the summaries against them)."""
+    data_args, = HfArgumentParser(DataArguments).parse_args_into_dataclasses(args=data_flags)
+    test = load_splits(data_args, ["test"], seed=0)["test"]  # no --max_predict_samples: no sampling, seed unused
+    return dict(zip(test["id"], test[data_args.text_column], strict=True))
+
+
 def learning_rate_flags(plan: Plan, method: str) -> list[str]:
     """The plan's rate for the method, else its row's (configs/<method>.yaml is written from the row), shown in the
     command so error.txt tells the rate a failed row ran at."""
@@ -467,7 +477,8 @@ def main(argv: list[str] | None = None) -> str:
             signal.signal(signal.SIGTERM, previous)
     if sweep:
         run_folder.write_json(os.path.join(args.output_dir, "sweep"), "sweep.json", sweep)
-    report = build_report(run_dirs, os.path.join(args.output_dir, "report"), title=plan.title, sweep=sweep)
+    report = build_report(run_dirs, os.path.join(args.output_dir, "report"), title=plan.title, sweep=sweep,
+                          articles=test_articles(plan.data))
     log(f"[demo] finished in {(time.perf_counter() - started) / 60:.1f} min. Report: {os.path.abspath(report)}")
     return report
 

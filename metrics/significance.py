@@ -105,6 +105,13 @@ def paired_difference(scores_a, scores_b, n_resamples: int = 10_000, seed: int =
     return PairedDifference(observed, float(ci_low), float(ci_high), float(p_value), int(n))
 
 
+def bootstrap_interval(scores: np.ndarray, n_resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the mean over articles (as the metric's own interval)."""
+    rng = np.random.default_rng(seed)
+    means = scores[rng.integers(0, scores.size, size=(n_resamples, scores.size))].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
 def mean_over_seeds(seed_scores) -> np.ndarray:
     """Per-article mean over seeds of one method (arrays aligned by article).  Averaging before the test
     keeps the article as the unit of resampling: seeds of one method are not independent articles."""

@@ -100,13 +100,24 @@ def examples_text(runs: list[dict], count: int = EXAMPLES) -> str:
         return ""
     first = next(iter(predictions.values()))
     shared = [key for key in first if all(key in rows for rows in predictions.values())][:count]
+    unsupported = {run["label"]: run.get("unsupported_entities") or {} for run in runs}
+    marked = any(unsupported.values())
     parts = ["## Examples", "", f"The first {len(shared)} test articles every row summarised (the article itself is "
-                                "in the test split under its id)."]
+                                "in the test split under its id)." + (" ~~Struck through~~: a named entity that is "
+                                                                     "not in the article." if marked else "")]
     for example_id in shared:
         parts += ["", f"**{example_id}**. Reference: {first[example_id]['reference']}", ""]
-        parts += [f"- {label}: {' '.join(rows[example_id]['prediction'].split()) or '(empty)'}"
+        parts += [f"- {label}: {mark(rows[example_id]['prediction'], unsupported[label].get(example_id, ()))}"
                   for label, rows in predictions.items()]
     return "\n".join(parts) + "\n"
+
+
+def mark(text: str, entities) -> str:
+    """The summary on one line, each entity of `entities` (as written) struck through where it first occurs."""
+    text = " ".join(text.split())
+    for entity in dict.fromkeys(entities):
+        text = text.replace(entity, f"~~{entity}~~", 1)
+    return text or "(empty)"
 
 
 def _lsum(run: dict) -> float | None:

@@ -15,9 +15,11 @@ import argparse
 import os
 import sys
 
-from core import run_folder
+from core import run_cli, run_folder
+from metrics.faithfulness import NER_MODEL, ArticleTexts, load_ner, read_articles
 from peft_methods import REGISTRY, method_row
 
+from .faithfulness import attach_faithfulness, faithfulness_text, reference_row
 from .plots import method_colours, plot_frontier, plot_loss_curves, plot_rouge_bars
 from .reading import examples_text, format_size, reading_text, saved_bytes, setup_text
 from .statistics import attach_per_article_scores, check_data, group_seeds, significance
@@ -286,19 +288,25 @@ def how_to_read() -> str:
 # ---------------------------------------------------------------- the report
 
 
-def build_report(run_dirs: list[str], output_dir: str, title: str = DEFAULT_TITLE, sweep: dict | None = None) -> str:
+def build_report(run_dirs: list[str], output_dir: str, title: str = DEFAULT_TITLE, sweep: dict | None = None,
+                 articles: dict[str, str] | None = None, ner=None) -> str:
     """Write REPORT.md and loss_curves.png, rouge.png, frontier.png (and learning_rates.png with a `sweep`) into
     `output_dir`; return REPORT.md's path. `run_dirs` are run folders, or a parent folder whose subfolders are
-    runs; runs named `<row>-seed<k>` are one row over seeds."""
+    runs; runs named `<row>-seed<k>` are one row over seeds. With the test `articles` ({id: text}), the rows'
+    faithfulness and abstractiveness are scored too (`ner`: a spaCy pipeline, by default the installed English one)."""
     os.makedirs(output_dir, exist_ok=True)
     loaded = [load_run(path) for path in find_run_dirs(list(run_dirs), exclude=output_dir)]
+    texts = ArticleTexts(ner or load_ner(), articles) if articles is not None else None
     for run in loaded:
         if not run["failed"]:
             attach_per_article_scores(run)
+            if texts is not None:
+                attach_faithfulness(run, texts)
     runs = sorted(group_seeds(loaded), key=sort_key)
     label_runs(runs)
     data_warning = check_data(runs)
     significance_text, tied_with_best = significance(runs)
+    faithfulness = faithfulness_text(runs, reference_row(runs, texts) if texts else None, computed=texts is not None)
     for run in runs:
         run["tied_with_best"] = run["label"] in tied_with_best
     finished = [r for r in runs if not r["failed"]]
@@ -330,6 +338,7 @@ def build_report(run_dirs: list[str], output_dir: str, title: str = DEFAULT_TITL
 {reading_text(runs)}
 {how_to_read()}
 {significance_text}
+{faithfulness}
 {sweep_markdown(sweep or {})}
 ## Plots
 
@@ -365,10 +374,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output_dir", required=True,
                         help="Folder for REPORT.md and the PNG plots (created if missing).")
     parser.add_argument("--title", default=DEFAULT_TITLE, help="Title line of REPORT.md.")
+    parser.add_argument("--articles", help="The test articles (a CSV or JSON-lines file with `id` and `article`, or a "
+                                           "folder of them): adds the faithfulness and abstractiveness section.")
+    parser.add_argument("--ner_model", default=NER_MODEL, help="spaCy pipeline finding the named entities.")
     args = parser.parse_args(argv)
-    path = build_report(args.run_dirs, args.output_dir, title=args.title)
-    print(path)
-    return 0
+
+    def body(_argv):
+        articles = read_articles(args.articles) if args.articles else None
+        print(build_report(args.run_dirs, args.output_dir, title=args.title, articles=articles,
+                           ner=load_ner(args.ner_model) if articles is not None else None))
+        return 0
+
+    return run_cli("python -m reporting.report", body)
 
 
 if __name__ == "__main__":

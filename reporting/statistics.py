@@ -12,6 +12,7 @@ from core import BadInputError, run_folder
 from metrics.significance import (
     METHOD_CITATION,
     align_by_id,
+    bootstrap_interval,
     indistinguishable_from_best,
     pairwise_matrix,
     per_article_scores,
@@ -63,21 +64,16 @@ def merge_seeds(name: str, members: list[dict]) -> dict:
         row[f"seed_sd_{key}"] = statistics.stdev(values) if len(values) > 1 else None
     if all("per_article" in m for m in members):
         row["per_article"] = {}
-        for key in ROUGE_KEYS:
-            ids, arrays = align_by_id({str(i): m["per_article"][key] for i, m in enumerate(members)})
+        for key in members[0]["per_article"]:
+            # ROUGE is defined on every article; a faithfulness score may not be (no entity in a summary)
+            ids, arrays = align_by_id({str(i): m["per_article"][key] for i, m in enumerate(members)},
+                                      allow_partial=key not in ROUGE_KEYS)
             mean = np.mean(np.vstack(list(arrays.values())), axis=0)
             row["per_article"][key] = dict(zip(ids, map(float, mean), strict=True))
             low, high = bootstrap_interval(mean)
             row[f"predict_{key}"], row[f"predict_{key}_ci_low"], row[f"predict_{key}_ci_high"] = (
                 float(mean.mean()), low, high)
     return row
-
-
-def bootstrap_interval(scores: np.ndarray, n_resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile bootstrap interval of the mean over articles (as the metric's own interval)."""
-    rng = np.random.default_rng(seed)
-    means = scores[rng.integers(0, scores.size, size=(n_resamples, scores.size))].mean(axis=1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 # ---------------------------------------------------------------- same data?
@@ -112,25 +108,29 @@ def check_data(rows: list[dict]) -> str:
 # ---------------------------------------------------------------- which differences are real
 
 
-def significance(rows: list[dict], n_resamples: int = 10_000) -> tuple[str, set[str]]:
-    """(markdown section, labels not distinguishable from the best by ROUGE-Lsum)."""
+def significance(rows: list[dict], tested=TESTED, n_resamples: int = 10_000,
+                 heading: str = "## Which differences are real (paired tests)") -> tuple[str, set[str]]:
+    """(markdown section, labels not distinguishable from the best by the first tested score) over the per-article
+    scores `tested` names (key, title); each test runs on the articles where every row has a value."""
     scored = [r for r in rows if not r["failed"] and "per_article" in r and not r.get("other_data")]
     if len(scored) < 2:
         return "", set()
-    parts, tied_lsum = [], set()
-    for key, title in TESTED:
-        ids, arrays = align_by_id({r["label"]: r["per_article"][key] for r in scored}, allow_partial=True)
+    parts, tied_first = [], None
+    for key, title in tested:
+        values = {r["label"]: r["per_article"][key] for r in scored}
+        if len(set.intersection(*(set(v) for v in values.values()))) < 2:  # e.g. no summary names an entity
+            parts.append(f"### {title}\n\nNot tested: fewer than 2 articles where every row has a value.\n")
+            continue
+        ids, arrays = align_by_id(values, allow_partial=True)
         comparisons = pairwise_matrix(arrays, n_resamples=n_resamples)
         tied = indistinguishable_from_best(arrays, comparisons)
-        if key == "rougeLsum":
-            tied_lsum = tied
+        tied_first = tied if tied_first is None else tied_first
         parts.append(matrix_markdown(title, arrays, comparisons, tied, len(ids)))
     seeds = any(r.get("seeds") for r in scored)
     note = (" A row trained with several seeds enters with its per-article mean over the seeds (the article stays "
             "the unit of resampling)." if seeds else "")
-    return ("## Which differences are real (paired tests)\n\nEvery row is scored on the same test articles, so rows "
-            "are compared article by article. " + METHOD_CITATION + " 10,000 resamples, seed 0." + note + "\n\n" +
-            "\n".join(parts)), tied_lsum
+    return (heading + "\n\nEvery row is scored on the same test articles, so rows are compared article by article. " +
+            METHOD_CITATION + " 10,000 resamples, seed 0." + note + "\n\n" + "\n".join(parts)), tied_first
 
 
 def points(value: float) -> str:

@@ -27,6 +27,7 @@ from generated_news.tiny_model import (
 
 from .test_bbc_news import layout, story
 from .test_gguf import write_tiny_llama_gguf
+from .test_report import parse_table
 
 TINY = ["--train_samples", "8", "--eval_samples", "4", "--test_samples", "4", "--epochs", "1",
         "--max_new_tokens", "8"]
@@ -64,8 +65,31 @@ def check_report(report, out, names):
         assert results["method"] == (method if not baseline or name.startswith("lead-") else "zero-shot")
         assert (results["trainable_params"] > 0) == (not baseline)
     assert "0 failed" in text and "**failed**" not in text
+    faithfulness = text.split("## Faithfulness and abstractiveness")[1]
+    table_rows = {label.replace(" (baseline)", "") for label in parse_table(text)[1]}
+    faithful_rows = parse_table(faithfulness[faithfulness.index("| row |"):].replace("| row |", "| method |", 1))[1]
+    assert set(faithful_rows) == table_rows | {"reference summaries"}
     for image in ("loss_curves.png", "rouge.png", "frontier.png"):
         assert os.path.getsize(os.path.join(os.path.dirname(report), image)) > 20_000
+
+
+def check_faithfulness(report, runs, articles):
+    """The report's faithfulness cells equal `python -m metrics.faithfulness` on each row's predictions file and the
+    test articles (the real English NER); lead-1 copies its article's first sentence, so it is wholly extractive."""
+    from metrics.faithfulness import SCORES, format_score
+    from metrics.faithfulness import main as faithfulness_main
+    from reporting.faithfulness import TITLES
+
+    section = open(report).read().split("## Faithfulness and abstractiveness")[1]
+    _, rows = parse_table(section[section.index("| row |"):].replace("| row |", "| method |", 1))
+    for name in ("lead-1", "lora"):
+        faithfulness_main([str(runs / name / "generated_predictions.jsonl"), "--articles", str(articles),
+                           "--output_file", str(runs / f"{name}-faithfulness.json")])
+        means = next(iter(json.load(open(runs / f"{name}-faithfulness.json")).values()))["means"]
+        for key in SCORES:
+            assert rows[name][TITLES[key]].split(" (")[0] == format_score(key, means[key]), (name, key)
+    assert rows["lead-1"]["coverage %"] == "100.0 (100.0–100.0)"
+    assert rows["lead-1"]["novel 1-grams %"] == "0.0 (0.0–0.0)"
 
 
 def test_bbc_preset_runs_every_row_on_a_converted_gguf_and_the_bbc_layout(tmp_path, monkeypatch, capsys):
@@ -92,6 +116,7 @@ def test_bbc_preset_runs_every_row_on_a_converted_gguf_and_the_bbc_layout(tmp_pa
     output = capsys.readouterr().out
     assert "FAILED" not in output and "\n[lora (seed 0)] " in output and "\n[zero-shot-chat] " in output
     check_report(report, out, ["lead-1", "lead-3", "zero-shot", "zero-shot-chat", "prompt", "lora"])
+    check_faithfulness(report, out / "runs", out / "bbc_news" / "test.csv")
     with open(out / "runs" / "zero-shot-chat" / "prompt_format.json") as handle:
         assert "<|im_start|>" in json.load(handle)["prefix"]  # the chat template's turns, around the article
     with open(out / "runs" / "lora" / "README.md") as handle:

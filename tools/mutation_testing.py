@@ -185,6 +185,18 @@ MUTATIONS = [
         "if False:",
         ("tests/test_cli.py::test_validation_summaries_are_generated_once_per_weights",),
         "the evaluation after training generates the validation summaries the last evaluation already generated"),
+    Mutation(
+        "entities-checked-against-the-summary", "metrics/faithfulness.py",
+        "unsupported = [written for written, words in summary.entities if not contains(article, words)]",
+        "unsupported = [written for written, words in summary.entities if not contains(summary, words)]",
+        ("tests/test_faithfulness.py::test_entities_and_numbers_against_the_article_and_the_reference",
+         "tests/test_faithfulness.py::test_report_section_equals_an_independent_recount"),
+        "a summary's entities are looked up in the summary itself, so an invented name counts as supported"),
+    Mutation(
+        "fragments-take-the-first-match", "metrics/faithfulness.py",
+        "longest = max(longest, i_end - i)", "longest = longest or i_end - i",
+        ("tests/test_faithfulness.py::test_fragments_take_the_longest_match_anywhere_in_the_article",),
+        "an extractive fragment is the first shared run found in the article, not the longest (Grusky et al.)"),
 ]
 
 

@@ -1,0 +1,123 @@
+"""The report's faithfulness and abstractiveness section: per row, what its summaries say that their articles do
+not (entities, numbers) and how much they copy, beside the reference summaries' own values."""
+
+from __future__ import annotations
+
+from core import BadInputError, run_folder
+from metrics.faithfulness import (
+    NGRAMS,
+    SCORES,
+    ArticleTexts,
+    format_score,
+    per_score,
+    score_rows,
+    summarise,
+)
+
+from .statistics import significance
+
+TITLES = {"entity_precision": "entity precision %", "entity_recall": "entity recall %",
+          "unsupported_numbers": "unsupported numbers / summary",
+          **{f"novel_{n}grams": f"novel {n}-grams %" for n in NGRAMS}, "coverage": "coverage %", "density": "density"}
+TESTED = (("entity_precision", "Entity precision against the article"),
+          ("entity_recall", "Entity recall of the reference's entities"))
+REFERENCE_LABEL = "reference summaries"
+
+
+def attach_faithfulness(run: dict, articles: ArticleTexts) -> None:
+    """Adds each score's per-article values to run["per_article"], its mean and interval as `predict_<score>`
+    (`_ci_low`, `_ci_high`), and run["unsupported_entities"] = {article id: [entity as written]}."""
+    try:
+        rows = run_folder.read_predictions(run["run_dir"])
+    except BadInputError:
+        return
+    if not rows:
+        return
+    scored = score_rows(rows, articles)
+    run.setdefault("per_article", {}).update(per_score(scored))
+    set_means(run)
+    run["unsupported_entities"] = {i: values["unsupported_entities"] for i, values in scored.items()}
+
+
+def set_means(row: dict) -> None:
+    """`predict_<score>` and its interval from the row's per-article values."""
+    for key in SCORES:
+        row[f"predict_{key}"], row[f"predict_{key}_ci_low"], row[f"predict_{key}_ci_high"], _ = summarise(
+            row["per_article"][key])
+
+
+def reference_row(runs: list[dict], articles: ArticleTexts) -> dict | None:
+    """The reference summaries scored as if they were a row (against the articles of the first finished row's
+    predictions), so a reader sees how abstractive and how entity-faithful the task's own targets are."""
+    for run in runs:
+        if run["failed"]:
+            continue
+        try:
+            rows = run_folder.read_predictions(run["run_dir"])
+        except BadInputError:
+            continue
+        if rows:
+            row = {"label": REFERENCE_LABEL, "per_article": per_score(score_rows(rows, articles, "reference"))}
+            set_means(row)
+            return row
+    return None
+
+
+def cell(row: dict, key: str) -> str:
+    return format_score(key, row.get(f"predict_{key}"), row.get(f"predict_{key}_ci_low"),
+                        row.get(f"predict_{key}_ci_high"))
+
+
+def _mean(row: dict, key: str) -> float | None:
+    return row.get(f"predict_{key}")
+
+
+def reading(rows: list[dict], reference: dict | None) -> str:
+    """Sentences computed from the table: who invents the fewest and the most names and numbers, and how the rows'
+    copying compares with the references'."""
+    sentences = []
+    precise = [r for r in rows if _mean(r, "entity_precision") is not None]
+    if len(precise) > 1:
+        best = max(precise, key=lambda r: _mean(r, "entity_precision"))
+        worst = min(precise, key=lambda r: _mean(r, "entity_precision"))
+        sentences.append(f"Highest entity precision: **{best['label']}** ({cell(best, 'entity_precision')} % of its "
+                         f"named entities are in the article); lowest: **{worst['label']}** "
+                         f"({100 * _mean(worst, 'entity_precision'):.1f} %: about "
+                         f"{100 * (1 - _mean(worst, 'entity_precision')):.0f} in 100 of its names are not in the "
+                         "article).")
+    numbered = [r for r in rows if _mean(r, "unsupported_numbers") is not None]
+    if numbered:
+        most = max(numbered, key=lambda r: _mean(r, "unsupported_numbers"))
+        sentences.append(f"Most numbers absent from the article: {most['label']} "
+                         f"({_mean(most, 'unsupported_numbers'):.2f} per summary).")
+    if reference is not None and _mean(reference, "novel_2grams") is not None:
+        copying = [r for r in rows if _mean(r, "novel_2grams") is not None]
+        closer = sorted(copying, key=lambda r: abs(_mean(r, "novel_2grams") - _mean(reference, "novel_2grams")))
+        sentences.append(f"The reference summaries have {100 * _mean(reference, 'novel_2grams'):.0f} % novel bigrams "
+                         f"(density {_mean(reference, 'density'):.2f})" +
+                         (f"; closest in abstractiveness: {closer[0]['label']} "
+                          f"({100 * _mean(closer[0], 'novel_2grams'):.0f} %)" if closer else "") + ".")
+    return " ".join(sentences)
+
+
+def faithfulness_text(runs: list[dict], reference: dict | None, computed: bool, n_resamples: int = 10_000) -> str:
+    """The section: the table (rows, then the references), a computed reading and the paired tests."""
+    header = "## Faithfulness and abstractiveness\n\n"
+    if not computed:
+        return (header + "Not computed: the report was built without the articles (`python -m reporting.report ... "
+                "--articles FILE`, or `python -m metrics.faithfulness PREDICTIONS --articles FILE`).\n")
+    rows = [r for r in runs if not r["failed"] and _mean(r, "coverage") is not None]
+    if not rows:
+        return header + "No row has test summaries to score.\n"
+    lines = ["| row | " + " | ".join(TITLES[key] for key in SCORES) + " |", "|:---|" + "---:|" * len(SCORES)]
+    for row in rows + ([reference] if reference else []):
+        lines.append(f"| {row['label']} | " + " | ".join(cell(row, key) for key in SCORES) + " |")
+    tests, _ = significance(rows, tested=TESTED, n_resamples=n_resamples,
+                            heading="### Which faithfulness differences are real (paired tests)")
+    return (header + "What the summaries say that their articles do not, and how much they copy "
+            "(`metrics/faithfulness.py`; spaCy NER). Entity precision: share of the summary's named entities found in "
+            "the article (Nan et al. 2021); entity recall: share of the reference's entities found in the summary; "
+            "novel n-grams: share of summary n-grams not in the article; coverage and density: extractive fragments "
+            "(Grusky et al. 2018). Means over the summaries where a value is defined, 95% bootstrap intervals.\n\n" +
+            "\n".join(lines) + "\n\n" + reading(rows, reference) + "\n\n" + tests + "\n")
+
