@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from transformers import AutoTokenizer, HfArgumentParser
 
 from core import BadInputError, run_cli, run_folder
+from core.errors import one_line_errors
 from core.provenance import data_fingerprint, environment
 from metrics import split_sentences
 from metrics.scoring import summary_scores
@@ -49,7 +50,10 @@ def lead(article: str, num_sentences: int) -> str:
 
 
 def run(argv: list[str] | None = None) -> dict:
-    data_args, args = HfArgumentParser((DataArguments, LeadArguments)).parse_args_into_dataclasses(args=argv)
+    parser = one_line_errors(HfArgumentParser((DataArguments, LeadArguments), prog="python -m baselines.lead"))
+    data_args, args, unknown = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if run_folder.is_finished(args.output_dir) and not args.overwrite_output_dir:
         raise BadInputError(f"{args.output_dir} already holds a finished run; pass --overwrite_output_dir")
     test = load_splits(data_args, ["test"], seed=args.data_seed)["test"]

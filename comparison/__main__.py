@@ -393,8 +393,10 @@ def size_table(preset: str) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m comparison", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from core.errors import one_line_errors
+
+    parser = one_line_errors(argparse.ArgumentParser(prog="python -m comparison", description=__doc__,
+                                                     formatter_class=argparse.RawDescriptionHelpFormatter))
     parser.add_argument("--preset", choices=["bbc", "synthetic"], default="bbc", help="Data and model to compare on.")
     parser.add_argument("--data_dir", help="Your Kaggle-layout CSV folder (with --model_name_or_path).")
     parser.add_argument("--dataset_name",

@@ -1,7 +1,8 @@
 """The one exception type for problems the user can fix (bad files, flags, paths).
 
 `run_cli` (every command's `main`) turns it into a single line on stderr and exit code 2; anything else is
-a bug and keeps its traceback.
+a bug and keeps its traceback. `one_line_errors` does the same for a command's argparse parser: a bad flag is one
+line too, not the whole usage first.
 """
 
 
@@ -27,3 +28,15 @@ def run_cli(program: str, function, argv=None):
               "free space, then rerun with --resume_from_checkpoint true (complete checkpoints are kept)",
               file=sys.stderr)
         sys.exit(2)
+
+
+def one_line_errors(parser):
+    """`parser` (an `argparse.ArgumentParser`, `HfArgumentParser` included) reports a usage error as the one line
+    every command ends with: `<prog>: error: <message>` on stderr and exit code 2, without argparse's usage dump
+    first (a hundred lines for run_summarization.py). `--help` still prints the full help. Returns `parser`."""
+
+    def error(message):
+        parser.exit(2, f"{parser.prog}: error: {' '.join(str(message).split())}\n")
+
+    parser.error = error
+    return parser

@@ -275,8 +275,10 @@ def table(named: dict[str, dict[str, dict[str, float]]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m metrics.faithfulness", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from core.errors import one_line_errors
+
+    parser = one_line_errors(argparse.ArgumentParser(prog="python -m metrics.faithfulness", description=__doc__,
+                                                     formatter_class=argparse.RawDescriptionHelpFormatter))
     parser.add_argument("predictions", nargs="+", help="JSON-lines prediction files (one record per summary).")
     parser.add_argument("--articles", required=True,
                         help="The articles the summaries were made from: a CSV or JSON-lines file, or a folder of them.")

@@ -367,8 +367,10 @@ ROUGE-Lsum:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reporting.report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from core.errors import one_line_errors
+
+    parser = one_line_errors(argparse.ArgumentParser(prog="python -m reporting.report", description=__doc__,
+                                                     formatter_class=argparse.RawDescriptionHelpFormatter))
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
                         help="Run folders (each with all_results.json), or one parent folder whose subfolders are runs.")
     parser.add_argument("--output_dir", required=True,

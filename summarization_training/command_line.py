@@ -20,6 +20,7 @@ from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
 from core import BadInputError
 from core.config_files import CONFIG_SUFFIXES, config_path, read_config
+from core.errors import one_line_errors
 from model_loading import ModelArguments
 from peft_methods import METHOD_CONFIG_CLASSES, RUNNABLE
 from summarization_data.arguments import DataArguments
@@ -50,8 +51,11 @@ def use_config_as_defaults(parser: HfArgumentParser, config: dict, path: str) ->
                             "see run_summarization.py --help")
 
 
+PROG = "run_summarization.py"
+
+
 def named_method(argv: list[str]) -> str | None:
-    peek = argparse.ArgumentParser(add_help=False)
+    peek = one_line_errors(argparse.ArgumentParser(prog=PROG, add_help=False))
     peek.add_argument("--method")
     return peek.parse_known_args(argv)[0].method
 
@@ -113,26 +117,47 @@ def refuse_other_methods_flags(parser, argv: list[str], config: dict, config_pat
                                 "flags: drop it, or change --method")
 
 
+PRECEDENCE = ("Where a value comes from, the first that has it: the command line, the config file, the method's "
+              "registry row, the generic defaults.")
+
+
+def help_description(config_path: str | None, method_name: str | None) -> str:
+    """The top of --help: whose defaults it shows. `--help` is handled while parsing, after the config file and the
+    method's row have become the defaults, so `--method lora --help` shows configs/lora.yaml's values."""
+    row = RUNNABLE.get(method_name)
+    if row is None and config_path is None:
+        return ("The defaults shown are the generic ones; `run_summarization.py --method NAME --help` shows a "
+                "method's own (from configs/NAME.yaml and its registry row). " + PRECEDENCE)
+    sources = ([f"{config_path}'s values"] if config_path is not None else []) + (
+        [f"the {row.name} row's {', '.join(row.defaults)}"] if row is not None and row.defaults else [])
+    whose = f"--method {row.name}'s own" if row is not None else f"{config_path}'s"
+    return f"The defaults shown are {whose}: {' and '.join(sources)} over the generic ones. " + PRECEDENCE
+
+
 def parse_arguments(argv: list[str] | None):
     """`[config.yaml] [--flag value ...]`: without a config file, configs/<method>.yaml is the config; flags win."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = HfArgumentParser(
-        (ModelArguments, DataArguments, MethodArguments, *METHOD_CONFIG_CLASSES, SummarizationTrainingArguments)
-    )
+    config_path = argv.pop(0) if argv and argv[0].endswith(CONFIG_SUFFIXES) else method_config_file(argv)
+    config = read_config(config_path) if config_path is not None else {}
+    method_name = named_method(argv) or config.get("method")
+    parser = one_line_errors(HfArgumentParser(
+        (ModelArguments, DataArguments, MethodArguments, *METHOD_CONFIG_CLASSES, SummarizationTrainingArguments),
+        prog=PROG, description=help_description(config_path, method_name),
+    ))
     for action in parser._actions:
         # HfArgumentParser makes a `bool | None` flag take a value; `--do_train` alone must still mean true.
         if action.dest in ("do_train", "do_eval", "do_predict"):
             action.nargs, action.const = "?", True
-    config_path = argv.pop(0) if argv and argv[0].endswith(CONFIG_SUFFIXES) else method_config_file(argv)
-    config = read_config(config_path) if config_path is not None else {}
-    use_row_defaults(parser, named_method(argv) or config.get("method"))
+    use_row_defaults(parser, method_name)
     if config_path is not None:
         use_config_as_defaults(parser, config, config_path)
         use_command_line_data_only(parser, argv)
     try:
-        parsed = parser.parse_args_into_dataclasses(args=argv)
+        *parsed, unknown = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
     except ValueError as error:  # transformers' own checks of incompatible settings
         raise BadInputError(" ".join(str(error).split())) from error
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     model_args, data_args, method_args, *method_configs, training_args = parsed
     if method_args.method not in RUNNABLE:  # a config file's value skips argparse's choices check
         raise BadInputError(f"method '{method_args.method}' (from {config_path}) is not one of: {', '.join(RUNNABLE)}")

@@ -4,12 +4,18 @@ loaded or written first."""
 
 import json
 import os
+import re
 
 import pytest
 
 import run_summarization
+from baselines import lead
+from comparison.__main__ import parse_args as comparison_args
 from core import BadInputError
-from core.config_files import config_path
+from core.config_files import config_path, read_config
+from metrics import faithfulness
+from peft_methods import RUNNABLE
+from reporting import report
 from summarization_training.command_line import parse_arguments
 
 from .conftest import base_args, fail, one_line_error
@@ -190,3 +196,80 @@ def test_a_flag_of_another_method_ends_the_command_with_one_line(tmp_path, capsy
     assert capsys.readouterr().err.splitlines() == ["run_summarization.py: error: --lora_r " +
                                                     LORA_FLAG.format(method="head")]
     assert not out.exists()  # refused before anything was loaded or written
+
+
+@pytest.mark.parametrize("main, argv, start, end", [
+    (run_summarization.main, ["--method", "lora", "--output_dir", "x", "--learning_rate", "abc"],
+     "run_summarization.py: error: argument --learning_rate", "invalid float value: 'abc'"),
+    (run_summarization.main, ["--method", "lora", "--output_dir", "x", "--lora_rank", "8"],
+     "run_summarization.py: error: unrecognized arguments: --lora_rank 8", ""),
+    (run_summarization.main, ["--method"], "run_summarization.py: error: argument --method: expected one argument", ""),
+    (comparison_args, ["--epochs", "abc"], "python -m comparison: error: argument --epochs", "invalid float value: 'abc'"),
+    (comparison_args, ["--seeds", "0"], "python -m comparison: error: --seeds must be at least 1 (got 0)", ""),
+    (lead.main, ["--output_dir", "x", "--num_sentences", "abc"], "python -m baselines.lead: error: argument "
+     "--num_sentences", "invalid int value: 'abc'"),
+    (lead.main, ["--output_dir", "x", "--bogus"], "python -m baselines.lead: error: unrecognized arguments: --bogus", ""),
+    (report.main, ["runs"], "python -m reporting.report: error: the following arguments are required: --output_dir",
+     ""),
+    (faithfulness.main, ["p.jsonl"],
+     "python -m metrics.faithfulness: error: the following arguments are required: --articles", ""),
+])
+def test_a_bad_flag_is_one_line_without_the_usage(main, argv, start, end, capsys):
+    """argparse's own errors used to come after the whole usage (165 lines for run_summarization.py)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1, lines[:5]
+    assert lines[0].startswith(start) and lines[0].endswith(end), lines[0]
+
+
+def help_text(main, argv, capsys) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--help"])
+    assert exit_info.value.code == 0
+    return capsys.readouterr().out
+
+
+def shown_default(help_text: str, flag: str) -> str:
+    """The `(default: ...)` of `flag`'s entry in --help, however argparse wrapped it."""
+    entry = re.search(rf"^  {flag} .*?(?=^  -)", help_text, re.MULTILINE | re.DOTALL)
+    assert entry, f"{flag} not in the help"
+    default = re.search(r"\(default: (\S+)\)$", " ".join(entry.group(0).split()))
+    assert default, entry.group(0)
+    return default.group(1)
+
+
+def test_method_help_shows_the_methods_own_defaults(tmp_path, capsys):
+    """`--method lora --help` shows what a lora run uses: configs/lora.yaml's values and the row's learning rate,
+    not transformers' generic 5e-5; plain --help says its defaults are the generic ones and how to see a method's."""
+    config, row = read_config(config_path("lora")), RUNNABLE["lora"]
+    shown = help_text(run_summarization.main, ["--method", "lora"], capsys)
+    assert shown.startswith("usage: run_summarization.py ")
+    assert shown_default(shown, "--lora_r") == str(config["lora_r"])
+    assert shown_default(shown, "--learning_rate") == str(row.defaults["learning_rate"])
+    assert shown_default(shown, "--num_train_epochs") == str(config["num_train_epochs"])
+    assert "The defaults shown are --method lora's own" in " ".join(shown.split())
+    # A config file's values, and the row's learning rate where the file has none.
+    custom = tmp_path / "small.json"
+    custom.write_text(json.dumps({"method": "lora", "lora_r": 8, "num_train_epochs": 2}))
+    shown = help_text(run_summarization.main, [str(custom)], capsys)
+    assert shown_default(shown, "--lora_r") == "8" and shown_default(shown, "--num_train_epochs") == "2"
+    assert shown_default(shown, "--learning_rate") == str(row.defaults["learning_rate"])
+    # No method: the generic defaults, and a first sentence that says so.
+    generic = help_text(run_summarization.main, [], capsys)
+    assert shown_default(generic, "--learning_rate") != str(row.defaults["learning_rate"])
+    description = " ".join(generic.split("options:")[0].split("\n\n", 1)[1].split())
+    assert description.startswith("The defaults shown are the generic ones; `run_summarization.py --method NAME "
+                                  "--help` shows a method's own (from configs/NAME.yaml and its registry row).")
+
+
+def test_comparison_help_names_the_command_and_promises_no_duration(capsys):
+    shown = help_text(comparison_args, [], capsys)
+    assert shown.startswith("usage: python -m comparison ")
+    # The CPU demo's time depends on the machine (one promised 30 minutes; a fresh clone took 41 min 32 s).
+    promise = re.search(r"\b\d[\d.,]*\s*(?:min(?:ute)?s?|h(?:ours?)?)\b|\bfits?\b", shown, re.IGNORECASE)
+    assert promise is None, promise
+    for flag in ("--train_samples", "--test_samples", "--epochs"):
+        assert f"  {flag} " in shown
+
