@@ -23,7 +23,7 @@ from transformers import EarlyStoppingCallback, set_seed
 from core import BadInputError, run_cli, run_folder
 from core.provenance import data_fingerprint, environment, model_fingerprint
 from model_cards import push_run_to_hub, write_model_card
-from model_loading import base_model_provenance, load_base_model
+from model_loading import base_model_provenance, context_window, load_base_model
 from peft_methods import RUNNABLE, count_parameters
 from reporting import plot_loss_curves
 from summarization_data import SummarizationCollator, describe_source, load_splits, tokenize_splits
@@ -321,7 +321,7 @@ def report_metrics(trainer, split: str, metrics: dict, results: dict) -> None:
 
 
 def check_context_window(model, data_args) -> None:
-    window = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
+    window = context_window(model)
     if window is not None and data_args.max_length > window:
         raise BadInputError(f"--max_length {data_args.max_length} exceeds the model's {window}-token context")
 

@@ -43,6 +43,20 @@ SHARED_FILES = [MODEL_CARD, "*results.json", PREDICTIONS, TRAINER_STATE, "*.png"
                 PROVENANCE, *TOKENIZER_FILES]
 
 
+def require_folder(path: str, what: str = "run folder") -> None:
+    """A missing folder is named as missing, with the closest names beside it (a typo is the usual cause)."""
+    if os.path.isdir(path):
+        return
+    import difflib
+
+    parent = os.path.dirname(os.path.normpath(path)) or "."
+    siblings = sorted(name for name in os.listdir(parent) if os.path.isdir(os.path.join(parent, name))) \
+        if os.path.isdir(parent) else []
+    close = difflib.get_close_matches(os.path.basename(os.path.normpath(path)), siblings, n=3)
+    hint = f"; did you mean {' or '.join(os.path.join(parent, name) for name in close)}?" if close else ""
+    raise BadInputError(f"{what} {path} does not exist{hint}")
+
+
 def read_json(path: str):
     """The file's JSON value, or None when it is missing or unreadable (a run cut off while writing it)."""
     try:

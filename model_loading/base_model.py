@@ -42,6 +42,17 @@ class ModelArguments(ModelLoadingArguments):
                                 "model folder or a Hub id")
 
 
+def context_window(model) -> int | None:
+    """Positions the model can attend over (GPT-2's n_positions, Llama's max_position_embeddings), looked up on the
+    first transformers model inside `model` (a PEFT or soft-prompt wrapper too); None when the config has neither."""
+    from transformers import PreTrainedModel
+
+    inner = model if isinstance(model, PreTrainedModel) else next(
+        (m for m in model.modules() if isinstance(m, PreTrainedModel)), None)
+    config = getattr(inner, "config", None)
+    return getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
+
+
 def looks_local(name: str) -> bool:
     """A Hub id has at most one '/'; anything path-shaped names a folder on this machine."""
     return name.startswith((".", "/", "~")) or name.count("/") > 1

@@ -214,6 +214,8 @@ COLUMNS = (
     ("peak host MB", lambda r: format_fixed(r.get("train_peak_host_memory_mb"), 0)),
     ("saved size", lambda r: format_size(saved_bytes(r))),
     ("s / summary", lambda r: format_fixed(r.get("predict_seconds_per_summary"), 2)),
+    ("articles cut", lambda r: NA if r.get("predict_articles_cut") is None else
+     f"{format_count(r['predict_articles_cut'])} / {format_count(r.get('predict_generated_samples'))}"),
     ("eval loss", lambda r: format_fixed(r.get("eval_loss"), 3)),
     ("test loss", lambda r: format_fixed(r.get("predict_loss"), 3)),
     *((title, lambda r, k=key: format_rouge(r, f"predict_{k}")) for key, title in ROUGE_TYPES),
@@ -273,6 +275,8 @@ HOW_TO_READ = """\
   often and how much is evaluated. Compare methods' cost by compute time.
   **peak accel. MB** is the peak accelerator memory allocated during training (n/a on CPU);
   **peak host MB** is the peak resident host memory.
+- **articles cut**: of the test articles summarised, how many did not fit the generation prompt whole (cut to
+  `--max_length` minus the summary's room); the model never read their ends.
 - **eval loss** / **test loss** are cross-entropy per summary token on the validation and test splits;
   **gen len** is the mean length of the generated summaries in tokens.
 - Baselines ({baselines}) train nothing, so their cost columns are 0 or n/a; they are drawn as

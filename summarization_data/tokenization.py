@@ -7,6 +7,8 @@ Each example keeps three id lists:
 - `prompt_input_ids`: prefix + article + separator, what generation starts from. The article is cut so that
   prompt + `max_new_tokens` fits in `max_length`: the summary gets the same room at generation as in
   training, and the cut does not depend on the reference (so `summarize.py` reproduces it exactly).
+- `article_tokens_cut`: how many article tokens that cut left out (0: the article was read whole), so a run can
+  say how many of the articles it summarised it did not read to the end.
 Padding is added later by the collator, so padding never needs to be told apart from EOS by id (a model that
 pads with its EOS would otherwise never learn to stop). The layout itself (`PromptFormat`: prefix, separator, the
 budgets) is generation's, in `summary_generation.prompt`, shared with summarize.py.
@@ -47,13 +49,14 @@ def check_budget(prompt_format: PromptFormat, num_format_tokens: int) -> None:
 def tokenize_batch(batch, tokenizer, prompt_format: PromptFormat, text_column: str, summary_column: str):
     prefix_ids, separator_ids = format_ids = prompt_format.encode(tokenizer)
     num_format_tokens = len(prefix_ids) + len(separator_ids)
+    generation_budget = max(0, prompt_format.generation_article_budget(num_format_tokens))
     articles = tokenizer(batch[text_column], add_special_tokens=False, verbose=False)["input_ids"]
     lead = prompt_format.summary_lead
     summaries = tokenizer([lead + s for s in batch[summary_column]], add_special_tokens=False,
                           verbose=False)["input_ids"]
     eos = tokenizer.eos_token_id
     # `length` is the column `--train_sampling_strategy group_by_length` reads instead of scanning every example.
-    out = {"id": [], "input_ids": [], "labels": [], "prompt_input_ids": [], "length": []}
+    out = {"id": [], "input_ids": [], "labels": [], "prompt_input_ids": [], "length": [], "article_tokens_cut": []}
     for example_id, article, summary in zip(batch["id"], articles, summaries):
         budget = prompt_format.article_budget(num_format_tokens, len(summary))
         if budget < prompt_format.min_article_tokens:
@@ -64,6 +67,7 @@ def tokenize_batch(batch, tokenizer, prompt_format: PromptFormat, text_column: s
         out["labels"].append([IGNORE_INDEX] * len(prompt) + summary + [eos])
         out["prompt_input_ids"].append(generation_prompt(article, format_ids, prompt_format))
         out["length"].append(len(out["input_ids"][-1]))
+        out["article_tokens_cut"].append(max(0, len(article) - generation_budget))
     return out
 
 

@@ -149,6 +149,7 @@ class SummarizationTrainer(HostTokenCounting, Trainer):
         if self.args.predict_with_generate and limit != 0:
             summaries, seconds = self.generated_once(dataloader.dataset, limit, metric_key_prefix)
             metrics[f"{metric_key_prefix}_seconds_per_summary"] = seconds / max(1, len(summaries.predictions))
+            metrics.update(articles_cut(dataloader.dataset, len(summaries.predictions), metric_key_prefix))
             metrics.update(summary_scores(summaries.predictions, summaries.references, summaries.lengths,
                                           prefix=metric_key_prefix, seed=self.args.seed))
         return EvalLoopOutput(predictions=summaries, label_ids=None, metrics=metrics, num_samples=output.num_samples)
@@ -180,6 +181,19 @@ class SummarizationTrainer(HostTokenCounting, Trainer):
             accelerator=self.accelerator)
         return GeneratedSummaries(ids=list(dataset["id"]), references=decode_labels(dataset["labels"], tokenizer),
                                   predictions=summaries.texts, lengths=summaries.lengths)
+
+
+def articles_cut(dataset, summarised: int, prefix: str) -> dict:
+    """`{prefix}_articles_cut`: how many of the summarised articles the generation prompt did not hold whole (cut to
+    --max_length minus the summary's room)."""
+    if "article_tokens_cut" not in dataset.column_names:
+        return {}
+    cut = dataset.select(range(min(summarised, len(dataset))))["article_tokens_cut"]
+    count = sum(tokens > 0 for tokens in cut)
+    if count:
+        logger.warning("%s: %d of %d articles were cut to fit the generation prompt (%d tokens left out in all); "
+                       "--max_length sets the room", prefix, count, len(cut), sum(cut))
+    return {f"{prefix}_articles_cut": count}
 
 
 def check_logits_to_keep(model) -> None:

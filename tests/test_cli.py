@@ -46,8 +46,25 @@ def read_predictions(folder):
         return [json.loads(line) for line in handle]
 
 
+def articles_cut_by_hand(run_dir, news_dir) -> int:
+    """Test articles longer than the generation prompt's room: max_length less soft prompt, prompt format and the
+    summary's max_new_tokens (from the run's prompt_format.json)."""
+    import csv
+
+    from transformers import AutoTokenizer
+
+    from summary_generation import load_prompt_format
+
+    prompt_format, tokenizer = load_prompt_format(run_dir), AutoTokenizer.from_pretrained(run_dir)
+    room = prompt_format.generation_article_budget(sum(map(len, prompt_format.encode(tokenizer))))
+    with open(os.path.join(news_dir, "test.csv"), newline="") as handle:
+        lengths = [len(tokenizer(row["article"].strip(), add_special_tokens=False)["input_ids"])
+                   for row in csv.DictReader(handle)]
+    return sum(length > room for length in lengths)
+
+
 @pytest.mark.parametrize("method", RUN_METHODS)
-def test_run_writes_every_result_key_state_and_plot(runs, method):
+def test_run_writes_every_result_key_state_and_plot(runs, method, news_dir):
     folder = runs[method]
     results = read_results(folder)
     assert RESULT_KEYS | GENERATION_KEYS <= set(results), (RESULT_KEYS | GENERATION_KEYS) - set(results)
@@ -70,6 +87,7 @@ def test_run_writes_every_result_key_state_and_plot(runs, method):
     base_params = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(results["base_model_name_or_path"]).parameters())
     assert results["base_params"] == base_params
     assert results["trainable_percent"] == pytest.approx(100 * results["trainable_params"] / base_params)
+    assert results["predict_articles_cut"] == articles_cut_by_hand(folder, news_dir)
     if torch.cuda.is_available():
         assert results["train_peak_accelerator_memory_mb"] > 0
     else:

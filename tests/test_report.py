@@ -148,7 +148,7 @@ def test_table_matches_all_results(runs_root, tmp_path):
     text = open(path, encoding="utf-8").read()
     header, rows = parse_table(text)
     assert header == ["method", "trainable params", "trainable %", "lr", "seeds", "train compute time", "tokens/s",
-                      "train wall time", "peak accel. MB", "peak host MB", "saved size", "s / summary", "eval loss",
+                      "train wall time", "peak accel. MB", "peak host MB", "saved size", "s / summary", "articles cut", "eval loss",
                       "test loss", "ROUGE-1",
                       "ROUGE-2", "ROUGE-L", "ROUGE-Lsum", "gen len", "forgetting"]
     assert text.count("| method |") == 1
@@ -361,6 +361,7 @@ def test_setup_size_on_disk_examples_and_a_computed_reading(tmp_path):
         results.update({"predict_rougeLsum": scores, "predict_samples": 12})
         if key != "lead-3":
             results.update({"predict_seconds_per_summary": 0.25 if key == "lora" else 0.5, "precision": "fp32",
+                            "predict_articles_cut": 3 if key == "lora" else 0, "predict_generated_samples": 12,
                             "forgetting": 0.01 if key == "lora" else 0.2})
         folder = write_run(tmp_path / "runs" / key, key, results, with_state=False)
         write_predictions(folder, [(f"t{i}", references[i], predictions[key][i]) for i in range(12)])
@@ -385,6 +386,7 @@ def test_setup_size_on_disk_examples_and_a_computed_reading(tmp_path):
     assert (rows["lora"]["saved size"], rows["full"]["saved size"]) == ("2.3 MB", "50.0 MB")
     assert (rows["lora"]["s / summary"], rows["full"]["s / summary"], rows["lead-3 (baseline)"]["s / summary"]) == (
         "0.25", "0.50", "n/a")
+    assert [rows[key]["articles cut"] for key in ("lora", "full", "lead-3 (baseline)")] == ["3 / 12", "0 / 12", "n/a"]
     assert "Every row it applies to: training articles 287,113, max length 256, epochs 1, device CPU (2 cores), " \
            "precision fp32." in text and "the same 12 test articles" in text
     reading = text.split("## Reading")[1].split("##")[0]

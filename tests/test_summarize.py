@@ -47,7 +47,8 @@ def test_summarize_command_equals_the_runs_predictions(method, runs, news_dir, t
     expected = first_prediction(runs[method])
     path = tmp_path / "article.txt"
     path.write_text(article(news_dir, expected["id"]))
-    summarize.main(["--run_dir", runs[method], str(path)])
+    run_length = summarize.load_prompt_format(runs[method]).max_length  # the run's own cut of the article
+    summarize.main(["--run_dir", runs[method], "--max_length", str(run_length), str(path)])
     assert capsys.readouterr().out.strip() == expected["prediction"]
 
 
@@ -115,14 +116,15 @@ def test_max_new_tokens_keeps_the_runs_minimum_article(method, runs, news_dir, t
     path = tmp_path / "article.txt"
     path.write_text(article(news_dir, first_prediction(run_dir)["id"]))
     calls = record_generation(monkeypatch, generate=False)
-    summarize.main(["--run_dir", run_dir, "--max_new_tokens", str(limit), str(path)])
+    run_length = ["--max_length", str(prompt_format.max_length)]
+    summarize.main(["--run_dir", run_dir, *run_length, "--max_new_tokens", str(limit), str(path)])
     (prompt, config), = calls
     assert len(prompt) == prompt_format.min_article_tokens + len(separator) and prompt[-len(separator):] == separator
     assert config.max_new_tokens == limit
     capsys.readouterr()
 
     with pytest.raises(SystemExit) as exit_info:
-        summarize.main(["--run_dir", run_dir, "--max_new_tokens", str(limit + 1), str(path)])
+        summarize.main(["--run_dir", run_dir, *run_length, "--max_new_tokens", str(limit + 1), str(path)])
     assert exit_info.value.code == 2 and len(calls) == 1
     captured = capsys.readouterr()
     error = captured.err.splitlines()[-1]  # after the weight-loading progress bar
@@ -164,6 +166,8 @@ def test_summarize_refuses_a_non_positive_override(flag, tmp_path, capsys):
 
 ARTICLE = " ".join(f"Item {i} of the council's budget was approved on day {i}." for i in range(12))
 RUN_FORMAT = PromptFormat(max_length=96, min_article_tokens=16, max_new_tokens=8)
+CONTEXT = 512  # the tiny GPT-2's n_positions: what summarize.py lays articles out in by default
+READ_WHOLE = dataclasses.replace(RUN_FORMAT, max_length=CONTEXT)
 
 
 def make_run(folder, tokenizer, method: str, model, base_model_name_or_path: str) -> str:
@@ -208,9 +212,11 @@ def test_max_new_tokens_changes_the_article_budget_of_a_full_run(full_run, token
     # The check can tell the budgets apart: the run's own article cut gives another 24-token summary.
     assert expected != expected_summary(model, tokenizer, RUN_FORMAT, ARTICLE, max_new_tokens=24)
     assert len(tokenizer(expected)["input_ids"]) > RUN_FORMAT.max_new_tokens
-    assert summarize_out(["--run_dir", full_run, "--max_new_tokens", "24", str(path)], capsys) == expected + "\n"
+    run_length = ["--max_length", str(RUN_FORMAT.max_length)]
+    assert summarize_out(["--run_dir", full_run, *run_length, "--max_new_tokens", "24", str(path)],
+                         capsys) == expected + "\n"
     # Without the flag: the run's own budget and settings.
-    assert summarize_out(["--run_dir", full_run, str(path)], capsys) == expected_summary(
+    assert summarize_out(["--run_dir", full_run, *run_length, str(path)], capsys) == expected_summary(
         model, tokenizer, RUN_FORMAT, ARTICLE) + "\n"
 
 
@@ -222,7 +228,7 @@ def test_num_beams_generates_with_beam_search(full_run, tokenizer, tmp_path, cap
     out = summarize_out(["--run_dir", full_run, "--num_beams", "3", str(path)], capsys)
     (_, config), = calls
     assert config.num_beams == 3 and config.early_stopping is True and config.max_new_tokens == 8
-    assert out == expected_summary(model, tokenizer, RUN_FORMAT, ARTICLE, num_beams=3) + "\n"
+    assert out == expected_summary(model, tokenizer, READ_WHOLE, ARTICLE, num_beams=3) + "\n"
 
 
 def test_several_files_and_stdin(full_run, tmp_path, capsys, monkeypatch):
@@ -273,9 +279,10 @@ def test_base_model_flag_loads_a_run_whose_base_moved(tmp_path, tokenizer, tiny_
     assert line.endswith("; pass --base_model if it lives elsewhere on this machine")
     prompt_format = dataclasses.replace(RUN_FORMAT, num_virtual_tokens=model.num_virtual_tokens)
     save_prompt_format(prompt_format, run_dir)
-    expected = expected_summary(model.eval(), tokenizer, prompt_format, ARTICLE)
+    read_whole = dataclasses.replace(prompt_format, max_length=CONTEXT)
+    expected = expected_summary(model.eval(), tokenizer, read_whole, ARTICLE)
     assert expected != expected_summary(AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval(), tokenizer,
-                                        prompt_format, ARTICLE)
+                                        read_whole, ARTICLE)
     assert summarize_out(["--run_dir", run_dir, "--base_model", tiny_model_dir, str(path)], capsys) == expected + "\n"
 
 
@@ -286,11 +293,56 @@ def test_lines_are_articles_summarized_in_batches_as_one_at_a_time(full_run, tok
     first, second = ARTICLE, " ".join(f"The mayor opened bridge {i} on Friday." for i in range(5))
     path = tmp_path / "articles.txt"
     path.write_text(f"{first}\n\n{second}\n")
-    assert summarize.read_articles([str(path)], lines=True) == [first, second]
-    assert summarize.read_articles([str(path)]) == [f"{first}\n\n{second}\n"]
+    assert summarize.read_articles([str(path)], lines=True) == [(f"{path} line 1", first), (f"{path} line 3", second)]
+    assert summarize.read_articles([str(path)]) == [(str(path), f"{first}\n\n{second}\n")]
     calls = record_generation(monkeypatch)
     out = summarize_out(["--run_dir", full_run, "--lines", "--batch_size", "2", str(path)], capsys)
     assert len(calls) == 1  # one generate call for both: a batch of two
     model = AutoModelForCausalLM.from_pretrained(full_run).eval()
-    expected = [expected_summary(model, tokenizer, RUN_FORMAT, article) for article in (first, second)]
+    expected = [expected_summary(model, tokenizer, READ_WHOLE, article) for article in (first, second)]
     assert out == "".join(summary + "\n\n" for summary in expected)
+
+
+def test_articles_are_read_whole_up_to_the_models_context(full_run, tokenizer, tmp_path, capsys, monkeypatch):
+    """The run trained at 96 positions; its base model reads 512. An article longer than the run's length is read
+    whole; one longer than the model's context is cut, and stderr says how much, naming the article."""
+    separator = len(tokenizer(RUN_FORMAT.separator, add_special_tokens=False)["input_ids"])
+    fits, too_long = tmp_path / "fits.txt", tmp_path / "too_long.txt"
+    fits.write_text(ARTICLE)
+    too_long.write_text(" ".join([ARTICLE] * 5))
+    lengths = [len(tokenizer(path.read_text().strip(), add_special_tokens=False)["input_ids"]) for path in (fits, too_long)]
+    room = CONTEXT - separator - RUN_FORMAT.max_new_tokens
+    assert RUN_FORMAT.max_length < lengths[0] < room < lengths[1]  # the run would cut the first; the model, the second
+    calls = record_generation(monkeypatch, generate=False)
+    summarize.main(["--run_dir", full_run, "--batch_size", "1", str(fits), str(too_long)])
+    assert [len(prompt) for prompt, _ in calls] == [lengths[0] + separator, room + separator]
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("summarize.py")]
+    assert err == [f"summarize.py: {too_long}: read only the first {room:,} of its {lengths[1]:,} tokens (prompt and "
+                   f"{RUN_FORMAT.max_new_tokens} summary tokens must fit in {CONTEXT:,} positions; --max_length sets "
+                   "them, up to the model's context)"]
+    with pytest.raises(SystemExit) as exit_info:  # after the model is loaded (its progress bar is on stderr first)
+        summarize.main(["--run_dir", full_run, "--max_length", str(CONTEXT + 1), str(fits)])
+    assert exit_info.value.code == 2 and capsys.readouterr().err.splitlines()[-1] == (
+        f"summarize.py: error: --max_length {CONTEXT + 1} exceeds the model's {CONTEXT}-token context")
+
+
+def test_a_missing_run_folder_is_named_with_the_near_names(full_run, tmp_path, capsys):
+    (tmp_path / "article.txt").write_text(ARTICLE)
+    typo = full_run.rstrip("/") + "x"
+    line = error_line(["--run_dir", typo, str(tmp_path / "article.txt")], capsys)
+    assert line.startswith(f"summarize.py: error: run folder {typo} does not exist; did you mean ")
+    assert full_run.rstrip("/") in line.split("did you mean ")[1].rstrip("?").split(" or ")
+
+
+def test_help_lists_every_method_of_the_registry(capsys):
+    from peft_methods import RUNNABLE
+
+    with pytest.raises(SystemExit):
+        summarize.main(["--help"])
+    first = capsys.readouterr().out.split("Summarize articles with any finished run (")[1].split(")")[0]
+    assert first.split(", ") == list(RUNNABLE) and "ia3" in first
+
+
+def test_a_bad_flag_value_is_one_line(tmp_path, capsys):
+    line = error_line(["--run_dir", str(tmp_path), "--num_beams", "abc"], capsys)
+    assert line.startswith("summarize.py: error: argument --num_beams") and "invalid int value: 'abc'" in line

@@ -30,6 +30,7 @@ def test_labels_mask_article_and_separator_and_keep_summary_and_eos(tokenizer):
     assert example["input_ids"] == article_ids + sep_ids + summary_ids + [eos]
     assert example["prompt_input_ids"] == article_ids + sep_ids
     assert example["length"] == len(example["input_ids"])  # what length-grouped sampling reads
+    assert example["article_tokens_cut"] == 0  # read whole
     prompt_len = len(article_ids) + len(sep_ids)
     for position, (token, label) in enumerate(zip(example["input_ids"], example["labels"])):
         if position < prompt_len:
@@ -54,6 +55,7 @@ def test_article_is_truncated_never_the_summary_and_soft_prompt_is_budgeted(toke
         # Generation starts from the article cut so that prompt + 40 new tokens fit in 96, whatever the reference.
         assert example["prompt_input_ids"] == article_ids[:96 - virtual - len(sep_ids) - 40] + sep_ids
         assert len(example["prompt_input_ids"]) + virtual + 40 == 96
+        assert example["article_tokens_cut"] == len(article_ids) - (96 - virtual - len(sep_ids) - 40)
 
 
 def test_example_whose_summary_cannot_fit_is_dropped_and_counted(tokenizer, caplog):

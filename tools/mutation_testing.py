@@ -197,6 +197,19 @@ MUTATIONS = [
         "longest = max(longest, i_end - i)", "longest = longest or i_end - i",
         ("tests/test_faithfulness.py::test_fragments_take_the_longest_match_anywhere_in_the_article",),
         "an extractive fragment is the first shared run found in the article, not the longest (Grusky et al.)"),
+    Mutation(
+        "summarize-cuts-to-the-training-length", "summarize.py",
+        "max_length=args.max_length or window or prompt_format.max_length)",
+        "max_length=args.max_length or prompt_format.max_length)",
+        ("tests/test_summarize.py::test_articles_are_read_whole_up_to_the_models_context",),
+        "summarize.py cuts a user's article to the run's training length instead of reading it up to the model's "
+        "context"),
+    Mutation(
+        "cut-articles-not-counted", "summarization_data/tokenization.py",
+        'out["article_tokens_cut"].append(max(0, len(article) - generation_budget))',
+        'out["article_tokens_cut"].append(0)',
+        ("tests/test_tokenization.py::test_article_is_truncated_never_the_summary_and_soft_prompt_is_budgeted",),
+        "test articles cut to fit the generation prompt are not counted (all_results says every article was read)"),
 ]
 
 
