@@ -34,8 +34,39 @@ def test_the_readme_block_is_the_reports_table_and_reading(tmp_path, capsys):
     reading = open(report, encoding="utf-8").read().split("## Reading\n\n")[1].split("\n")[0]
     assert f"Reading (computed by the report): {reading}" in text
     assert readme_results.main([*args, "--check"]) == 0
+    assert "Faithfulness and abstractiveness" not in text  # a report built without the articles has none
     readme.write_text(text.replace(readme_rows["lora"]["ROUGE-1"], "99.9 (99.0–99.9)"))  # a hand edit
     assert readme_results.main([*args, "--check"]) == 1
     readme.write_text("no markers\n")
     assert readme_results.main(args) == 2
     assert "README.md has no results markers" in capsys.readouterr().err
+
+
+def test_the_readme_block_carries_the_faithfulness_table_and_reading(tmp_path):
+    import spacy
+
+    from .test_report import fake_results, write_predictions
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler").add_patterns([{"label": "ORG", "pattern": "Arsenal"}, {"label": "GPE", "pattern": "Leeds"}])
+    articles = {f"t{i}": f"Leeds won game {i} at home." for i in range(6)}
+    runs = []
+    for key, prediction in (("lead-3", "Leeds won game {i} at home."), ("lora", "Arsenal won game {i}.")):
+        folder = write_run(tmp_path / "runs" / key, key, fake_results(key), with_state=False)
+        write_predictions(folder, [(f"t{i}", f"Leeds won game {i}.", prediction.format(i=i)) for i in range(6)])
+        runs.append(folder)
+    report_text = open(build_report(runs, str(tmp_path / "report"), articles=articles, ner=nlp)).read()
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{readme_results.START}\n{readme_results.END}\n")
+    assert readme_results.main([str(tmp_path / "report" / "REPORT.md"), "--command", "make demo", "--wall_time", "1 s",
+                                "--readme", str(readme)]) == 0
+    block = readme.read_text().split("Faithfulness and abstractiveness (")[1]
+    rows = parse_table(block[block.index("| row |"):].replace("| row |", "| method |", 1))[1]
+    section = report_text.split("## Faithfulness and abstractiveness")[1]
+    report_rows = parse_table(section[section.index("| row |"):].replace("| row |", "| method |", 1))[1]
+    assert set(rows) == {"lead-3", "lora", "reference summaries"}
+    for label, row in rows.items():
+        assert list(row)[1:] == list(readme_results.FAITHFULNESS_COLUMNS[1:])
+        assert all(row[column] == report_rows[label][column] for column in row)
+    assert rows["lora"]["entity precision %"].startswith("0.0") and rows["lead-3"]["entity precision %"].startswith("100.0")
+    assert "lowest: **lora** (0.0 %" in block

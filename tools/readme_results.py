@@ -23,6 +23,9 @@ END = "<!-- END RESULTS -->"
 COLUMNS = ("method", "trainable params", "trainable %", "train compute time", "tokens/s", "peak host MB",
            "saved size", "s / summary", "test loss", "ROUGE-1", "ROUGE-2", "ROUGE-L", "ROUGE-Lsum", "gen len",
            "forgetting")
+FAITHFULNESS_COLUMNS = ("row", "entity precision %", "entity recall %", "unsupported numbers / summary",
+                        "novel 2-grams %", "density")
+FAITHFULNESS = "Faithfulness and abstractiveness"
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
 
 
@@ -34,17 +37,41 @@ def split_row(line: str) -> list[str]:
     return [cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
 
 
-def report_table(text: str) -> tuple[list[str], list[list[str]]]:
+def report_table(text: str, first: str = "method") -> tuple[list[str], list[list[str]]]:
     lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.startswith("| method |")), None)
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"| {first} |")), None)
     if start is None:
-        raise ReportError("no results table (a line starting '| method |')")
+        raise ReportError(f"no results table (a line starting '| {first} |')")
     rows = []
     for line in lines[start + 2:]:
         if not line.startswith("|"):
             break
         rows.append(split_row(line))
     return split_row(lines[start]), rows
+
+
+def columns(header: list[str], rows: list[list[str]], names: tuple[str, ...]) -> list[str]:
+    """The table cut to `names`, in that order, as markdown lines."""
+    missing = [name for name in names if name not in header]
+    if missing:
+        raise ReportError(f"the table has no column {', '.join(missing)}: regenerate the report with this version")
+    keep = [header.index(name) for name in names]
+    return (["| " + " | ".join(names) + " |", "|:---|" + "---:|" * (len(names) - 1)] +
+            ["| " + " | ".join(row[i] for i in keep) + " |" for row in rows])
+
+
+def faithfulness_part(text: str) -> list[str]:
+    """The faithfulness table (the columns a README reader needs) and its computed reading, when the report has it."""
+    match = re.search(rf"^## {FAITHFULNESS}\n(.*?)(?=^## |\Z)", text, flags=re.S | re.M)
+    if not match or "| row |" not in match.group(1):
+        return []
+    body = match.group(1)
+    after_table = body[body.index("| row |"):].split("\n\n", 1)
+    reading = after_table[1].strip().split("\n\n")[0] if len(after_table) > 1 else ""
+    return [f"{FAITHFULNESS} (entity precision against the article, unsupported numbers per summary, novel bigrams, "
+            "extractive density; `metrics/faithfulness.py`):", "",
+            *columns(*report_table(body, first="row"), FAITHFULNESS_COLUMNS), "",
+            *([reading, ""] if reading and not reading.startswith("#") else [])]
 
 
 def section(text: str, title: str) -> str:
@@ -70,13 +97,7 @@ def run_facts(report_dir: str, text: str) -> dict:
 def results_block(report_path: str, command: str, wall_time: str, date: str | None = None) -> str:
     with open(report_path, encoding="utf-8") as handle:
         text = handle.read()
-    header, rows = report_table(text)
-    missing = [name for name in COLUMNS if name not in header]
-    if missing:
-        raise ReportError(f"the table has no column {', '.join(missing)}: regenerate the report with this version")
-    keep = [header.index(name) for name in COLUMNS]
-    table = ["| " + " | ".join(COLUMNS) + " |", "|:---|" + "---:|" * (len(COLUMNS) - 1)]
-    table += ["| " + " | ".join(row[i] for i in keep) + " |" for row in rows]
+    table = columns(*report_table(text), COLUMNS)
     date = date or datetime.date.fromtimestamp(os.path.getmtime(report_path)).isoformat()
     facts = run_facts(os.path.dirname(os.path.abspath(report_path)), text)
     setup = section(text, "Set-up")
@@ -92,6 +113,7 @@ def results_block(report_path: str, command: str, wall_time: str, date: str | No
         *table,
         "",
         *([f"Reading (computed by the report): {reading}", ""] if reading else []),
+        *faithfulness_part(text),
         END,
     ])
 
