@@ -73,31 +73,50 @@ def _mean(row: dict, key: str) -> float | None:
 
 
 def reading(rows: list[dict], reference: dict | None) -> str:
-    """Sentences computed from the table: who invents the fewest and the most names and numbers, and how the rows'
-    copying compares with the references'."""
+    """Sentences computed from the table: which trained rows invent the fewest and the most names and numbers, and
+    how their copying compares with the references'."""
     sentences = []
-    precise = [r for r in rows if _mean(r, "entity_precision") is not None]
-    if len(precise) > 1:
+    models = [r for r in rows if r.get("predict_coverage") is not None and not is_extractive(r)]
+    precise = [r for r in models if _mean(r, "entity_precision") is not None]
+    if precise:
         best = max(precise, key=lambda r: _mean(r, "entity_precision"))
         worst = min(precise, key=lambda r: _mean(r, "entity_precision"))
-        sentences.append(f"Highest entity precision: **{best['label']}** ({cell(best, 'entity_precision')} % of its "
-                         f"named entities are in the article); lowest: **{worst['label']}** "
-                         f"({100 * _mean(worst, 'entity_precision'):.1f} %: about "
-                         f"{100 * (1 - _mean(worst, 'entity_precision')):.0f} in 100 of its names are not in the "
-                         "article).")
-    numbered = [r for r in rows if _mean(r, "unsupported_numbers") is not None]
+        if best is not worst:
+            sentences.append(f"Of the rows that write their own words, **{best['label']}** invents the fewest names "
+                             f"({100 * _mean(best, 'entity_precision'):.1f} % of its named entities are in the "
+                             f"article) and **{worst['label']}** the most ({named(worst)}).")
+        else:
+            sentences.append(f"**{worst['label']}**: {named(worst)}.")
+    numbered = [r for r in models if _mean(r, "unsupported_numbers") is not None]
     if numbered:
         most = max(numbered, key=lambda r: _mean(r, "unsupported_numbers"))
-        sentences.append(f"Most numbers absent from the article: {most['label']} "
-                         f"({_mean(most, 'unsupported_numbers'):.2f} per summary).")
+        least = min(numbered, key=lambda r: _mean(r, "unsupported_numbers"))
+        sentences.append(f"Numbers absent from the article: {least['label']} {_mean(least, 'unsupported_numbers'):.2f} "
+                         f"per summary, up to {most['label']} {_mean(most, 'unsupported_numbers'):.2f}.")
+    copying = [r for r in rows if is_extractive(r)]
+    if copying:
+        sentences.append(", ".join(r["label"] for r in copying) + " copy the article (coverage 100 %), so their names "
+                         "and numbers are its own.")
     if reference is not None and _mean(reference, "novel_2grams") is not None:
-        copying = [r for r in rows if _mean(r, "novel_2grams") is not None]
-        closer = sorted(copying, key=lambda r: abs(_mean(r, "novel_2grams") - _mean(reference, "novel_2grams")))
-        sentences.append(f"The reference summaries have {100 * _mean(reference, 'novel_2grams'):.0f} % novel bigrams "
-                         f"(density {_mean(reference, 'density'):.2f})" +
-                         (f"; closest in abstractiveness: {closer[0]['label']} "
-                          f"({100 * _mean(closer[0], 'novel_2grams'):.0f} %)" if closer else "") + ".")
+        closer = sorted(models, key=lambda r: abs(_mean(r, "novel_2grams") - _mean(reference, "novel_2grams")))
+        text = (f"The reference summaries have {100 * _mean(reference, 'novel_2grams'):.0f} % novel bigrams (density "
+                f"{_mean(reference, 'density'):.2f})")
+        if _mean(reference, "entity_precision") is not None:
+            text += (f" and only {100 * _mean(reference, 'entity_precision'):.0f} % of their names are in the "
+                     "article: a target that itself names what the article does not")
+        sentences.append(text + (f"; closest in abstractiveness: {closer[0]['label']} "
+                                 f"({100 * _mean(closer[0], 'novel_2grams'):.0f} %)." if closer else "."))
     return " ".join(sentences)
+
+
+def named(row: dict) -> str:
+    share = _mean(row, "entity_precision")
+    return f"{100 * share:.1f} % of its names are in the article: about {100 * (1 - share):.0f} in 100 are not"
+
+
+def is_extractive(row: dict) -> bool:
+    """A row whose every summary word is copied, in the article's order (lead-k): coverage 100 %, no novel unigram."""
+    return row.get("predict_coverage") == 1.0 and row.get("predict_novel_1grams") == 0.0
 
 
 def faithfulness_text(runs: list[dict], reference: dict | None, computed: bool, n_resamples: int = 10_000) -> str:

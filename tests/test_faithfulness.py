@@ -154,7 +154,8 @@ def test_report_section_equals_an_independent_recount(nlp, tmp_path):
     assert rows["lora"]["unsupported numbers / summary"].startswith("0.50 ")  # i + 40 in the odd ones
     assert rows["reference summaries"]["entity recall %"] == "n/a"
     assert rows["reference summaries"]["novel 1-grams %"].startswith("25.0 ")  # "won" of "hearts won match i"
-    assert "lowest: **lora** (50.0 %: about 50 in 100 of its names are not in the article)" in section
+    assert "**lora**: 50.0 % of its names are in the article: about 50 in 100 are not." in section
+    assert "lead-3 copy the article (coverage 100 %)" in section
     assert "Entity precision against the article (8 articles)" in section  # paired tests on the shared articles
     examples = text.split("## Examples")[1]
     assert "- lora: Hearts won match 0." in examples

@@ -69,4 +69,4 @@ def test_the_readme_block_carries_the_faithfulness_table_and_reading(tmp_path):
         assert list(row)[1:] == list(readme_results.FAITHFULNESS_COLUMNS[1:])
         assert all(row[column] == report_rows[label][column] for column in row)
     assert rows["lora"]["entity precision %"].startswith("0.0") and rows["lead-3"]["entity precision %"].startswith("100.0")
-    assert "lowest: **lora** (0.0 %" in block
+    assert "**lora**: 0.0 % of its names are in the article: about 100 in 100 are not." in block
