@@ -70,3 +70,15 @@ def test_the_readme_block_carries_the_faithfulness_table_and_reading(tmp_path):
         assert all(row[column] == report_rows[label][column] for column in row)
     assert rows["lora"]["entity precision %"].startswith("0.0") and rows["lead-3"]["entity precision %"].startswith("100.0")
     assert "**lora**: 0.0 % of its names are in the article: about 100 in 100 are not." in block
+
+
+def test_run_folders_named_relative_to_where_the_comparison_ran(tmp_path, monkeypatch):
+    """The comparison lists `demo_output/runs/<row>` relative to its working folder, two levels above the report."""
+    monkeypatch.chdir(tmp_path)
+    folder = write_run(tmp_path / "demo_output" / "runs" / "lora", "lora")
+    with open(os.path.join(folder, "provenance.json"), "w") as handle:
+        json.dump({"git": {"commit": "abcdef0123", "dirty": True}, "device": {"gpu": "NVIDIA H100"}}, handle)
+    report = build_report(["demo_output/runs/lora"], "demo_output/report")
+    monkeypatch.chdir(tmp_path.parent)  # the tool may run from anywhere
+    block = readme_results.results_block(str(tmp_path / report), "make demo", "1 s", date="2026-12-05")
+    assert "commit abcdef0 + uncommitted changes, on NVIDIA H100:" in block
