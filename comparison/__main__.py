@@ -64,11 +64,12 @@ REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_SUMMARIZATION = os.path.join(REPOSITORY, "run_summarization.py")
 
 INSTRUCTION = "Summarize the article in one sentence."
-# Sizes per preset; flags override any of them. bbc on CPU, from measurements on 2 cores (README): ~250 training
-# tokens/s and ~0.5 s per greedy summary. bbc on a GPU (NOTES §7, one H200): a step costs its per-layer launch
-# overhead more than its arithmetic (~270 ms at batch 4, ~280 ms at 64), so GPU batches are large: the whole
-# training split (None) x 3 epochs at batch 64 is 78 optimizer steps, and the 200 test summaries decode in one
-# batch (~100 ms per decoding step whatever the batch). Rows run several at a time there (--parallel).
+# Sizes per preset; flags override any of them. bbc on CPU, from measurements on 2 cores (README, 2026-12-05):
+# 300-975 training tokens/s by method and ~0.4 s per greedy summary. bbc on a GPU (NOTES §7, one H200): a step
+# costs its per-layer launch overhead more than its arithmetic (~270 ms at batch 4, ~280 ms at 64), so GPU batches
+# are large: the whole training split (None) x 3 epochs at batch 64 is 78 optimizer steps, and the 200 test
+# summaries decode in one batch (~100 ms per decoding step whatever the batch). Rows run several at a time there
+# (--parallel).
 PRESET_SIZES = {
     "bbc": {"train_samples": 200, "eval_samples": 50, "test_samples": 100, "epochs": 1, "max_length": 256,
             "max_new_tokens": 40, "batch_size": 4, "eval_batch_size": 16, "parallel": 1},
