@@ -71,8 +71,8 @@ MUTATIONS = [
         "gen_len counts the EOS: one token too long for every summary that stopped"),
     Mutation(
         "summarize-max-new-tokens-budget", "summarize.py",
-        "prompt_format = dataclasses.replace(prompt_format, max_new_tokens=settings.max_new_tokens)",
-        "prompt_format = prompt_format",
+        "prompt_format = dataclasses.replace(prompt_format, max_new_tokens=settings.max_new_tokens,",
+        "prompt_format = dataclasses.replace(prompt_format, max_new_tokens=prompt_format.max_new_tokens,",
         ("tests/test_summarize.py::test_max_new_tokens_changes_the_article_budget_of_a_full_run",),
         "summarize.py --max_new_tokens changes the summary length but not the article cut (prompt + summary may "
         "exceed the run's max_length)"),
