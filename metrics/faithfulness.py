@@ -59,11 +59,11 @@ DIGIT = re.compile(r"\d")
 @functools.lru_cache(maxsize=2)
 def load_ner(name: str = NER_MODEL):
     """The spaCy pipeline that finds entities (loaded once per process)."""
-    import spacy
-
     try:
+        import spacy
+
         return spacy.load(name, exclude=["lemmatizer"])
-    except OSError as error:
+    except (ImportError, OSError) as error:
         raise BadInputError(f"spaCy pipeline {name!r} is not installed; install it with "
                             f"`pip install {NER_WHEEL}` (the project's set-up does)") from error
 

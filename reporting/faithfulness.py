@@ -119,12 +119,17 @@ def is_extractive(row: dict) -> bool:
     return row.get("predict_coverage") == 1.0 and row.get("predict_novel_1grams") == 0.0
 
 
-def faithfulness_text(runs: list[dict], reference: dict | None, computed: bool, n_resamples: int = 10_000) -> str:
-    """The section: the table (rows, then the references), a computed reading and the paired tests."""
+WITHOUT_ARTICLES = ("the report was built without the articles (`python -m reporting.report ... --articles FILE`, or "
+                    "`python -m metrics.faithfulness PREDICTIONS --articles FILE`)")
+
+
+def faithfulness_text(runs: list[dict], reference: dict | None, not_computed: str | None = None,
+                      n_resamples: int = 10_000) -> str:
+    """The section: the table (rows, then the references), a computed reading and the paired tests; or why it is
+    missing (`not_computed`)."""
     header = "## Faithfulness and abstractiveness\n\n"
-    if not computed:
-        return (header + "Not computed: the report was built without the articles (`python -m reporting.report ... "
-                "--articles FILE`, or `python -m metrics.faithfulness PREDICTIONS --articles FILE`).\n")
+    if not_computed:
+        return header + f"Not computed: {not_computed}.\n"
     rows = [r for r in runs if not r["failed"] and _mean(r, "coverage") is not None]
     if not rows:
         return header + "No row has test summaries to score.\n"

