@@ -32,6 +32,7 @@ from transformers import set_seed
 
 from core import BadInputError, run_cli
 from core.config_files import config_path
+from core.errors import one_line_errors
 from model_loading import use_fused_gelu
 from peft_methods import METHODS, count_parameters
 from summarization_data import SummarizationCollator
@@ -64,7 +65,8 @@ class InitTextTokenizer:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.benchmark", description=__doc__.splitlines()[0])
+    parser = one_line_errors(argparse.ArgumentParser(prog="python -m benchmarks.benchmark",
+                                                     description=__doc__.splitlines()[0]))
     parser.add_argument("--preset", choices=list(PRESETS), default="cpu-small", help="Model/batch/length setting.")
     parser.add_argument("--methods", nargs="+", choices=list(METHODS),
                         help="Methods to run (default: the preset's, else all).")

@@ -18,6 +18,7 @@ import time
 import torch
 from transformers import GenerationConfig, GPT2Config, GPT2LMHeadModel
 
+from core.errors import one_line_errors
 from model_loading.kernels import use_fused_gelu
 
 from .measure import synchronize
@@ -81,7 +82,8 @@ def kv_cache(config: GPT2Config, prompt_length: int, new_tokens: int) -> dict:
 
 
 def run(argv=None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.kernels", description=__doc__.splitlines()[0])
+    parser = one_line_errors(argparse.ArgumentParser(prog="python -m benchmarks.kernels",
+                                                     description=__doc__.splitlines()[0]))
     parser.add_argument("--n_layer", type=int, default=12, help="Layers (12: GPT-2 small).")
     parser.add_argument("--n_embd", type=int, default=768, help="Width (768: GPT-2 small).")
     parser.add_argument("--batch_size", type=int, default=2, help="Training batch (x 512 tokens).")

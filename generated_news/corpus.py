@@ -19,6 +19,8 @@ import random
 from collections.abc import Callable
 from typing import NamedTuple
 
+from core.errors import one_line_errors
+
 FIRST_NAMES = (
     "Anna Omar Li Maria David Fatima Lucas Priya Tom Elena Kwame Sofia James Aisha Marco Yuki Daniel "
     "Ingrid Pedro Chloe Ivan Amara Noah Leila Samuel Hannah Rafael Mei Victor Olivia Tariq Grace Hugo "
@@ -443,7 +445,8 @@ def write_corpus(
 
 def main(argv=None) -> None:
     """CLI: python -m generated_news.corpus OUTPUT_DIR --num_train N --num_validation N ..."""
-    parser = argparse.ArgumentParser(description="Write a synthetic CNN/DailyMail corpus as Kaggle CSVs.")
+    parser = one_line_errors(argparse.ArgumentParser(
+        prog="python -m generated_news.corpus", description="Write a synthetic CNN/DailyMail corpus as Kaggle CSVs."))
     parser.add_argument("output_dir", help="directory to write train.csv, validation.csv and test.csv into")
     parser.add_argument("--num_train", type=int, default=1000, help="training examples (default 1000)")
     parser.add_argument("--num_validation", type=int, default=100, help="validation examples (default 100)")

@@ -29,6 +29,7 @@ import tempfile
 from collections import Counter
 
 from core import BadInputError
+from core.errors import one_line_errors
 
 logger = logging.getLogger(__name__)
 
@@ -349,10 +350,10 @@ def convert_gguf(
 
 
 def run(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(
+    parser = one_line_errors(argparse.ArgumentParser(
         prog="python -m model_loading.gguf",
         description="Convert a GGUF checkpoint to a plain transformers folder (reused when already converted).",
-    )
+    ))
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--gguf_file", help="path to a .gguf file")
     source.add_argument("--smollm2", action="store_true",

@@ -45,6 +45,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from core import BadInputError
+from core.errors import one_line_errors
 
 logger = logging.getLogger(__name__)
 
@@ -415,10 +416,10 @@ def corpus_stats(seed: int = 42, num_test: int = 200, num_validation: int = 200,
 
 
 def run(argv: list[str] | None = None) -> dict[str, str]:
-    parser = argparse.ArgumentParser(
+    parser = one_line_errors(argparse.ArgumentParser(
         prog="python -m summarization_data.bbc_news",
         description="Write BBC News 2004-05 (intro sentence = summary) as Kaggle-layout CSVs.",
-    )
+    ))
     parser.add_argument("--output_dir", required=True, help="folder for train.csv, validation.csv and test.csv")
     parser.add_argument("--seed", type=int, default=42, help="split seed (default 42)")
     parser.add_argument("--num_test", type=int, default=200, help="test articles (default 200)")

@@ -273,3 +273,18 @@ def test_comparison_help_names_the_command_and_promises_no_duration(capsys):
     for flag in ("--train_samples", "--test_samples", "--epochs"):
         assert f"  {flag} " in shown
 
+
+
+@pytest.mark.parametrize("module, function", [
+    ("model_loading.gguf", "run"), ("generated_news.corpus", "main"), ("summarization_data.bbc_news", "run"),
+    ("benchmarks.benchmark", "parse_args"), ("benchmarks.kernels", "run"), ("tools.gpu_check", "main"),
+    ("tools.mutation_testing", "main"), ("tools.readme_results", "main"),
+])
+def test_every_other_command_reports_a_bad_flag_in_one_line(module, function, capsys):
+    import importlib
+
+    with pytest.raises(SystemExit) as exit_info:
+        getattr(importlib.import_module(module), function)(["--no_such_flag"])
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"python -m {module}: error: "), lines[:5]

@@ -25,6 +25,8 @@ import subprocess
 import sys
 import time
 
+from core.errors import one_line_errors
+
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHASES = ("tests", "benchmark", "demo")
 BENCHMARK_PRESETS = ("gpt2-small", "smollm2-gpu")
@@ -144,7 +146,8 @@ def summary(out: str, status: dict, demo_dir: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.gpu_check", description=__doc__.splitlines()[0])
+    parser = one_line_errors(argparse.ArgumentParser(prog="python -m tools.gpu_check",
+                                                     description=__doc__.splitlines()[0]))
     parser.add_argument("--out", default="gpu_check_output", help="Where the logs, JSON and summary go.")
     parser.add_argument("--phases", default=",".join(PHASES), help=f"Comma-separated, of: {', '.join(PHASES)}.")
     parser.add_argument("--demo_dir", help="The demo's output folder (default: OUT/demo_output).")

@@ -27,6 +27,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from core.errors import one_line_errors
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_EVALUATE_OFFLINE": "1"}
 
@@ -307,8 +309,8 @@ def run(mutations: list[Mutation], root: str, python: str, timeout: float, basel
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.mutation_testing", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = one_line_errors(argparse.ArgumentParser(prog="python -m tools.mutation_testing", description=__doc__,
+                                                     formatter_class=argparse.RawDescriptionHelpFormatter))
     parser.add_argument("--only", nargs="+", metavar="NAME", help="Run these mutations only.")
     parser.add_argument("--list", action="store_true", help="List the mutations and exit.")
     parser.add_argument("--python", default=os.path.join(ROOT, ".venv", "bin", "python"),
