@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import HfArgumentParser
 
-from core import BadInputError, run_cli, run_folder
-from core.errors import one_line_errors
+from core import BadInputError, one_line_errors, run_cli, run_folder
 from model_loading import ModelLoadingArguments, context_window
 from peft_methods import RUNNABLE
 from peft_methods.loading import load_trained_model

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 
 from transformers import AutoTokenizer, HfArgumentParser
 
-from core import BadInputError, run_cli, run_folder
-from core.errors import one_line_errors
+from core import BadInputError, one_line_errors, run_cli, run_folder
 from core.provenance import data_fingerprint, environment
 from metrics import split_sentences
 from metrics.scoring import summary_scores

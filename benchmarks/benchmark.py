@@ -30,9 +30,8 @@ import torch
 import transformers
 from transformers import set_seed
 
-from core import BadInputError, run_cli
+from core import BadInputError, one_line_errors, run_cli
 from core.config_files import config_path
-from core.errors import one_line_errors
 from model_loading import use_fused_gelu
 from peft_methods import METHODS, count_parameters
 from summarization_data import SummarizationCollator

@@ -18,7 +18,7 @@ import time
 import torch
 from transformers import GenerationConfig, GPT2Config, GPT2LMHeadModel
 
-from core.errors import one_line_errors
+from core import one_line_errors
 from model_loading.kernels import use_fused_gelu
 
 from .measure import synchronize

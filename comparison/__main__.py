@@ -49,7 +49,7 @@ import datasets
 import torch
 from transformers import HfArgumentParser
 
-from core import run_folder
+from core import one_line_errors, run_folder
 from core.config_files import config_path, read_config
 from peft_methods import METHODS
 from reporting.report import build_report
@@ -394,8 +394,6 @@ def size_table(preset: str) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from core.errors import one_line_errors
-
     parser = one_line_errors(argparse.ArgumentParser(prog="python -m comparison", description=__doc__,
                                                      formatter_class=argparse.RawDescriptionHelpFormatter))
     parser.add_argument("--preset", choices=["bbc", "synthetic"], default="bbc", help="Data and model to compare on.")

@@ -19,7 +19,7 @@ import random
 from collections.abc import Callable
 from typing import NamedTuple
 
-from core.errors import one_line_errors
+from core import one_line_errors
 
 FIRST_NAMES = (
     "Anna Omar Li Maria David Fatima Lucas Priya Tom Elena Kwame Sofia James Aisha Marco Yuki Daniel "

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core import BadInputError, run_cli
+from core import BadInputError, one_line_errors, run_cli
 
 from .significance import bootstrap_interval
 
@@ -47,6 +47,10 @@ NGRAMS = (1, 2, 3, 4)
 # One home for the scores' names: per-summary values are stored under these keys, in this order.
 SCORES = ("entity_precision", "entity_recall", "unsupported_numbers",
           *(f"novel_{n}grams" for n in NGRAMS), "coverage", "density")
+TITLES = {"entity_precision": "entity precision %", "entity_recall": "entity recall %",
+          "unsupported_numbers": "unsupported numbers / summary",
+          **{f"novel_{n}grams": f"novel {n}-grams %" for n in NGRAMS}, "coverage": "coverage %", "density": "density"}
+REFERENCE_LABEL = "reference summaries"  # the references scored as a row of their own
 SHARES = {"entity_precision", "entity_recall", "novel_1grams", "novel_2grams", "novel_3grams", "novel_4grams",
           "coverage"}  # in [0, 1], shown in %
 # Names only: numbers, dates, amounts and ordinals are the unsupported-numbers score's business, and a summary's
@@ -195,13 +199,13 @@ def per_score(scored: dict[str, dict]) -> dict[str, dict[str, float]]:
             for key in SCORES}
 
 
-def summarise(values: dict[str, float]) -> tuple[float | None, float | None, float | None, int]:
-    """(mean, 95% bootstrap low, high, number of summaries where defined)."""
+def summarise(values: dict[str, float]) -> tuple[float | None, float | None, float | None]:
+    """(mean, 95% bootstrap low, high) over the summaries where the score is defined."""
     array = np.asarray(list(values.values()), dtype=float)
     if array.size == 0:
-        return None, None, None, 0
+        return None, None, None
     low, high = bootstrap_interval(array)
-    return float(array.mean()), low, high, int(array.size)
+    return float(array.mean()), low, high
 
 
 def format_score(key: str, mean, low=None, high=None) -> str:
@@ -266,17 +270,13 @@ def read_records(path: str, id_key: str, prediction_key: str, reference_key: str
 
 def table(named: dict[str, dict[str, dict[str, float]]]) -> str:
     """A markdown table, one line per named set of per-score values."""
-    titles = ["entity precision %", "entity recall %", "unsupported numbers / summary",
-              *(f"novel {n}-grams %" for n in NGRAMS), "coverage %", "density"]
-    lines = ["| summaries | " + " | ".join(titles) + " |", "|:---|" + "---:|" * len(titles)]
+    lines = ["| summaries | " + " | ".join(TITLES[key] for key in SCORES) + " |", "|:---|" + "---:|" * len(SCORES)]
     for name, values in named.items():
-        lines.append(f"| {name} | " + " | ".join(format_score(key, *summarise(values[key])[:3]) for key in SCORES) + " |")
+        lines.append(f"| {name} | " + " | ".join(format_score(key, *summarise(values[key])) for key in SCORES) + " |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.errors import one_line_errors
-
     parser = one_line_errors(argparse.ArgumentParser(prog="python -m metrics.faithfulness", description=__doc__,
                                                      formatter_class=argparse.RawDescriptionHelpFormatter))
     parser.add_argument("predictions", nargs="+", help="JSON-lines prediction files (one record per summary).")
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                         args.article_column))
         scored = {path: score_rows(rows, articles) for path, rows in records.items()}
         first = next(iter(records.values()))
-        scored["reference summaries"] = score_rows(first, articles, text_key="reference")
+        scored[REFERENCE_LABEL] = score_rows(first, articles, text_key="reference")
         named = {name: per_score(values) for name, values in scored.items()}
         print(table(named))
         if args.output_file:

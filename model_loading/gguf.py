@@ -28,8 +28,7 @@ import shutil
 import tempfile
 from collections import Counter
 
-from core import BadInputError
-from core.errors import one_line_errors
+from core import BadInputError, one_line_errors
 
 logger = logging.getLogger(__name__)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from core import BadInputError, run_folder
 from metrics.faithfulness import (
-    NGRAMS,
+    REFERENCE_LABEL,
     SCORES,
+    TITLES,
     ArticleTexts,
     format_score,
     per_score,
@@ -16,12 +17,8 @@ from metrics.faithfulness import (
 
 from .statistics import significance
 
-TITLES = {"entity_precision": "entity precision %", "entity_recall": "entity recall %",
-          "unsupported_numbers": "unsupported numbers / summary",
-          **{f"novel_{n}grams": f"novel {n}-grams %" for n in NGRAMS}, "coverage": "coverage %", "density": "density"}
 TESTED = (("entity_precision", "Entity precision against the article"),
           ("entity_recall", "Entity recall of the reference's entities"))
-REFERENCE_LABEL = "reference summaries"
 
 
 def attach_faithfulness(run: dict, articles: ArticleTexts) -> None:
@@ -42,7 +39,7 @@ def attach_faithfulness(run: dict, articles: ArticleTexts) -> None:
 def set_means(row: dict) -> None:
     """`predict_<score>` and its interval from the row's per-article values."""
     for key in SCORES:
-        row[f"predict_{key}"], row[f"predict_{key}_ci_low"], row[f"predict_{key}_ci_high"], _ = summarise(
+        row[f"predict_{key}"], row[f"predict_{key}_ci_low"], row[f"predict_{key}_ci_high"] = summarise(
             row["per_article"][key])
 
 
@@ -76,7 +73,7 @@ def reading(rows: list[dict], reference: dict | None) -> str:
     """Sentences computed from the table: which trained rows invent the fewest and the most names and numbers, and
     how their copying compares with the references'."""
     sentences = []
-    models = [r for r in rows if r.get("predict_coverage") is not None and not is_extractive(r)]
+    models = [r for r in rows if not is_extractive(r)]
     precise = [r for r in models if _mean(r, "entity_precision") is not None]
     if precise:
         best = max(precise, key=lambda r: _mean(r, "entity_precision"))
@@ -144,4 +141,3 @@ def faithfulness_text(runs: list[dict], reference: dict | None, not_computed: st
             "novel n-grams: share of summary n-grams not in the article; coverage and density: extractive fragments "
             "(Grusky et al. 2018). Means over the summaries where a value is defined, 95% bootstrap intervals.\n\n" +
             "\n".join(lines) + "\n\n" + reading(rows, reference) + "\n\n" + tests + "\n")
-

@@ -18,10 +18,10 @@ SETUP_FLAGS = (("--max_length", "max length"), ("--num_train_epochs", "epochs"),
 
 def saved_bytes(run: dict) -> int | None:
     """Bytes of what the run saved to be reused (its row's `saved_files`: the adapter, the head, the whole model),
-    never checkpoints; None for a failed run or an unknown method."""
+    never checkpoints; None for a failed run, an unknown method or a baseline (it saves nothing to reuse)."""
     row = method_row(run.get("method"))
     if run["failed"] or row is None or not row.trains or not os.path.isdir(run["run_dir"]):
-        return None  # a baseline saves nothing to reuse
+        return None
     paths = {path for pattern in row.saved_files for path in glob.glob(os.path.join(glob.escape(run["run_dir"]), pattern))}
     return sum(os.path.getsize(path) for path in paths if os.path.isfile(path))
 

@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 
-from core import BadInputError, run_cli, run_folder
+from core import BadInputError, one_line_errors, run_cli, run_folder
 from metrics.faithfulness import NER_MODEL, ArticleTexts, load_ner, read_articles
 from peft_methods import REGISTRY, method_row
 
@@ -377,8 +377,6 @@ ROUGE-Lsum:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.errors import one_line_errors
-
     parser = one_line_errors(argparse.ArgumentParser(prog="python -m reporting.report", description=__doc__,
                                                      formatter_class=argparse.RawDescriptionHelpFormatter))
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",

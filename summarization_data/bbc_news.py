@@ -44,8 +44,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
-from core import BadInputError
-from core.errors import one_line_errors
+from core import BadInputError, one_line_errors
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from transformers import HfArgumentParser
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
-from core import BadInputError
+from core import BadInputError, one_line_errors
 from core.config_files import CONFIG_SUFFIXES, config_path, read_config
-from core.errors import one_line_errors
 from model_loading import ModelArguments
 from peft_methods import METHOD_CONFIG_CLASSES, RUNNABLE
 from summarization_data.arguments import DataArguments

@@ -76,9 +76,8 @@ def check_report(report, out, names):
 def check_faithfulness(report, runs, articles):
     """The report's faithfulness cells equal `python -m metrics.faithfulness` on each row's predictions file and the
     test articles (the real English NER); lead-1 copies its article's first sentence, so it is wholly extractive."""
-    from metrics.faithfulness import SCORES, format_score
+    from metrics.faithfulness import SCORES, TITLES, format_score
     from metrics.faithfulness import main as faithfulness_main
-    from reporting.faithfulness import TITLES
 
     section = open(report).read().split("## Faithfulness and abstractiveness")[1]
     _, rows = parse_table(section[section.index("| row |"):].replace("| row |", "| method |", 1))

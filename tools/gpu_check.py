@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 
-from core.errors import one_line_errors
+from core import one_line_errors
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHASES = ("tests", "benchmark", "demo")

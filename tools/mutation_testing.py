@@ -27,7 +27,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from core.errors import one_line_errors
+from core import one_line_errors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_EVALUATE_OFFLINE": "1"}
